@@ -1,0 +1,156 @@
+"""The CloudEvents 1.0 envelope, in Kafka binary mode.
+
+The record value is the payload alone; metadata travels in headers::
+
+    ce_specversion  "1.0"
+    ce_id           unique id of this message (uuid)
+    ce_source       the agent (or client) that produced it
+    ce_type         the event type: the topic name without its version
+    ce_time         RFC 3339 timestamp
+    content-type    media type of the value, "application/json"
+    ce_correlationid  set once at the edge, copied onto everything caused by it
+    ce_causationid    ce_id of the message that caused this one
+    traceparent / tracestate   W3C trace context
+    ce_taskid / ce_replyto     for task requests and results
+
+A header that is present but malformed is an ``EnvelopeError``: such a record
+goes to the dead-letter topic. A header that is absent is filled in (a record
+from a foreign producer is accepted), and ``Envelope.assigned`` says which.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from agentflux.contract.errors import EnvelopeError
+from agentflux.contract.tracecontext import TraceParent
+
+Headers = list[tuple[str, bytes]]
+
+SPECVERSION = "1.0"
+JSON = "application/json"
+# Header name -> Envelope attribute, in the order they are written.
+_FIELDS = {
+    "ce_id": "id",
+    "ce_source": "source",
+    "ce_type": "type",
+    "ce_time": "time",
+    "content-type": "content_type",
+    "ce_correlationid": "correlation_id",
+    "ce_causationid": "causation_id",
+    "traceparent": "traceparent",
+    "tracestate": "tracestate",
+    "ce_taskid": "task_id",
+    "ce_replyto": "reply_to",
+}
+_KNOWN = {*_FIELDS, "ce_specversion"}
+# Stable ids for records that arrive without one: a redelivery gets the same id.
+_FOREIGN_NAMESPACE = uuid.UUID("6f1d7a4e-3c55-4f4b-9a51-0b8f5c1d2e77")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str
+    type: str
+    time: str
+    correlation_id: str
+    content_type: str = JSON
+    causation_id: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+    task_id: str | None = None
+    reply_to: str | None = None
+    extra: tuple[tuple[str, bytes], ...] = ()
+    assigned: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def new(cls, *, source: str, type: str, correlation_id: str | None = None, **kw: str | None) -> Envelope:
+        """A fresh envelope at the edge of the system: new id, new trace."""
+        message_id = str(uuid.uuid4())
+        return cls(
+            id=message_id,
+            source=source,
+            type=type,
+            time=now_rfc3339(),
+            correlation_id=correlation_id or message_id,
+            traceparent=kw.pop("traceparent", None) or str(TraceParent.new_root()),
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def caused(self, *, source: str, type: str, **kw: str | None) -> Envelope:
+        """The envelope of a message caused by this one: same correlation, linked causation and trace."""
+        parent = TraceParent.parse(self.traceparent) if self.traceparent else TraceParent.new_root()
+        return Envelope(
+            id=str(uuid.uuid4()),
+            source=source,
+            type=type,
+            time=now_rfc3339(),
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            traceparent=str(parent.child()),
+            tracestate=self.tracestate,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def with_(self, **changes: str | None) -> Envelope:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_headers(self) -> Headers:
+        headers: Headers = [("ce_specversion", SPECVERSION.encode())]
+        for name, attr in _FIELDS.items():
+            value = getattr(self, attr)
+            if value is not None:
+                headers.append((name, value.encode()))
+        headers.extend(self.extra)
+        return headers
+
+    @classmethod
+    def from_headers(
+        cls, headers: Sequence[tuple[str, bytes | None]] | None, *, fallback_id: str, topic: str
+    ) -> Envelope:
+        """Read an envelope; fill in what is absent, reject what is malformed."""
+        values: dict[str, str] = {}
+        extra: list[tuple[str, bytes]] = []
+        for name, raw in headers or ():
+            if name not in _KNOWN:
+                extra.append((name, raw or b""))
+                continue
+            try:
+                values[name] = (raw or b"").decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise EnvelopeError(f"header {name!r} is not valid UTF-8: {raw!r}") from exc
+        spec = values.get("ce_specversion")
+        if spec is not None and spec != SPECVERSION:
+            raise EnvelopeError(f"unsupported ce_specversion {spec!r}: expected {SPECVERSION!r}")
+        if "traceparent" in values:
+            TraceParent.parse(values["traceparent"])
+        if "ce_time" in values:
+            _check_time(values["ce_time"])
+        assigned = []
+        if not values.get("ce_id"):
+            values["ce_id"] = str(uuid.uuid5(_FOREIGN_NAMESPACE, fallback_id))
+            assigned.append("id")
+        if not values.get("ce_correlationid"):
+            values["ce_correlationid"] = values["ce_id"]
+            assigned.append("correlation_id")
+        values.setdefault("ce_source", "unknown")
+        values.setdefault("ce_type", topic)
+        values.setdefault("ce_time", "")
+        values.setdefault("content-type", JSON)
+        kwargs = {_FIELDS[name]: value for name, value in values.items() if name in _FIELDS}
+        return cls(**kwargs, extra=tuple(extra), assigned=tuple(assigned))
+
+
+def _check_time(value: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise EnvelopeError(f"header 'ce_time' is not an RFC 3339 timestamp: {value!r}") from exc

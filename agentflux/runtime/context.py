@@ -1,0 +1,95 @@
+"""What a handler sees of the runtime: the message's identity, publishing and tools."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import ConfigError
+from agentflux.contract.topics import event_type
+from agentflux.runtime.publisher import Publisher
+from agentflux.transport.base import Ack, Record
+
+
+class ToolProvider(Protocol):
+    """Hands out tool handles by server name (``agentflux.mcp.ToolPool`` is one)."""
+
+    def handle(self, name: str, meta: dict[str, str] | None = None) -> Any: ...
+
+
+@dataclass
+class Services:
+    """Per-process services a context reaches; built once by the runner."""
+
+    publisher: Publisher
+    tools: ToolProvider | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+class Context:
+    """Per-record context. ``message_id`` is stable across redeliveries of one record.
+
+    Everything published through ``ctx.publish`` carries this record's
+    correlation id, names this record as its cause, and continues its trace.
+    """
+
+    __slots__ = ("agent", "attempt", "envelope", "log", "record", "services")
+
+    def __init__(
+        self, *, agent: str, envelope: Envelope, record: Record, services: Services, attempt: int = 1
+    ) -> None:
+        self.agent = agent
+        self.envelope = envelope
+        self.record = record
+        self.services = services
+        self.attempt = attempt
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"agentflux.agent.{agent}"), {"correlation_id": envelope.correlation_id}
+        )
+
+    @property
+    def message_id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope.correlation_id
+
+    @property
+    def causation_id(self) -> str | None:
+        return self.envelope.causation_id
+
+    @property
+    def traceparent(self) -> str | None:
+        return self.envelope.traceparent
+
+    @property
+    def key(self) -> str | None:
+        key = self.record.key
+        return key.decode("utf-8", "replace") if key is not None else None
+
+    @property
+    def topic(self) -> str:
+        return self.record.topic
+
+    def caused_envelope(self, topic: str, **extra: str | None) -> Envelope:
+        """The envelope for a message this record causes on ``topic``."""
+        return self.envelope.caused(source=self.agent, type=event_type(topic), **extra)
+
+    async def publish(self, topic: str, payload: object, *, key: str | bytes | None = None) -> Ack:
+        """Publish ``payload`` to ``topic`` and wait until the broker acknowledged it."""
+        envelope = self.caused_envelope(topic)
+        return await self.services.publisher.publish(topic, payload, envelope=envelope, key=key)
+
+    def tools(self, server: str) -> Any:
+        """A handle on the MCP server ``server``: ``await ctx.tools(name).call(tool, **args)``."""
+        if self.services.tools is None:
+            raise ConfigError(f"no MCP servers are configured for this process; cannot reach {server!r}")
+        meta = {"correlation_id": self.correlation_id}
+        if self.traceparent:
+            meta["traceparent"] = self.traceparent
+        if self.envelope.tracestate:
+            meta["tracestate"] = self.envelope.tracestate
+        return self.services.tools.handle(server, meta)

@@ -1,0 +1,65 @@
+"""The dead-letter topic: quarantined records, with why and where they failed.
+
+A dead letter keeps the original key, value and headers unchanged and adds
+``dlq_*`` headers. Redriving strips those again and re-publishes the record to
+its source topic, where its group will consume it as a new record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentflux.contract.envelope import now_rfc3339
+from agentflux.transport.base import Headers, Record
+
+PREFIX = "dlq_"
+SOURCE_TOPIC = "dlq_source_topic"
+_MAX_MESSAGE = 4000
+
+
+def dead_letter_headers(
+    record: Record, *, group: str, agent: str, attempts: int, error: BaseException
+) -> Headers:
+    message = str(error) or repr(error)
+    original = [(k, v or b"") for k, v in record.headers if not k.startswith(PREFIX)]
+    return [
+        *original,
+        (SOURCE_TOPIC, record.topic.encode()),
+        ("dlq_source_partition", str(record.partition).encode()),
+        ("dlq_source_offset", str(record.offset).encode()),
+        ("dlq_group", group.encode()),
+        ("dlq_agent", agent.encode()),
+        ("dlq_attempts", str(attempts).encode()),
+        ("dlq_error_type", type(error).__name__.encode()),
+        ("dlq_error_message", message[:_MAX_MESSAGE].encode("utf-8", "replace")),
+        ("dlq_failed_at", now_rfc3339().encode()),
+    ]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record read back from the dead-letter topic."""
+
+    record: Record
+    info: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        """``partition:offset`` in the dead-letter topic: what ``dlq show`` and ``redrive`` take."""
+        return f"{self.record.partition}:{self.record.offset}"
+
+    @property
+    def source_topic(self) -> str:
+        return self.info.get("source_topic", "")
+
+    def original_headers(self) -> Headers:
+        return [(k, v or b"") for k, v in self.record.headers if not k.startswith(PREFIX)]
+
+    @classmethod
+    def from_record(cls, record: Record) -> DeadLetter:
+        info = {
+            k[len(PREFIX) :]: (v or b"").decode("utf-8", "replace")
+            for k, v in record.headers
+            if k.startswith(PREFIX)
+        }
+        return cls(record, info)

@@ -1,0 +1,164 @@
+"""Declarations: the app, its agents and their handlers.
+
+Decorators return real objects. ``@agent.on(topic)`` returns a ``Handler``
+that still calls the function when called, so tests and tools can read the
+registry (``app.agents``, ``agent.handlers``) and call handlers directly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentflux.contract.codec import PayloadType, check_payload_type
+from agentflux.contract.errors import ConfigError
+from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
+from agentflux.runtime.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from agentflux.runtime.context import Context
+
+HandlerFn = Callable[[Any, "Context"], Awaitable[Any]]
+
+
+@dataclass(eq=False)
+class Handler:
+    """An event handler: ``async def fn(event: Model, ctx: Context) -> None``.
+
+    Contract: handlers of one agent run concurrently for different keys and in
+    order for one key. A handler may be run more than once for one record
+    (at-least-once): make its effects idempotent, keyed by ``ctx.message_id``.
+    If it is cancelled (shutdown past the grace period), its record is not
+    committed and will be delivered again.
+    """
+
+    agent: Agent
+    topic: str
+    fn: HandlerFn
+    payload_type: PayloadType
+    retry: RetryPolicy
+
+    async def __call__(self, payload: Any, ctx: Context) -> Any:
+        return await self.fn(payload, ctx)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+
+@dataclass(eq=False)
+class Agent:
+    """A named agent: one consumer group, its handlers, and the topics it may write."""
+
+    app: AgentApp
+    name: str
+    description: str = ""
+    concurrency: int = 16
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    publishes: tuple[str, ...] = ()
+    handlers: list[Handler] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        validate_skill_id(self.name)
+        for topic in self.publishes:
+            validate_topic(topic)
+        if self.concurrency < 1:
+            raise ConfigError(f"agent {self.name!r}: concurrency must be at least 1")
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.app.name}.{self.name}"
+
+    def on(self, topic: str, *, retry: RetryPolicy | None = None) -> Callable[[HandlerFn], Handler]:
+        """Subscribe the decorated function to ``topic``; its first parameter's type is the payload."""
+        validate_topic(topic)
+        if any(h.topic == topic for h in self.handlers):
+            raise ConfigError(f"agent {self.name!r} already has a handler for {topic!r}")
+
+        def register(fn: HandlerFn) -> Handler:
+            payload_type = _payload_type(fn, f"handler {fn.__qualname__} for {topic!r}")
+            handler = Handler(self, topic, fn, payload_type, retry or self.retry)
+            self.handlers.append(handler)
+            return handler
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return [h.topic for h in self.handlers]
+
+    def handler_for(self, topic: str) -> Handler | None:
+        return next((h for h in self.handlers if h.topic == topic), None)
+
+
+class AgentApp:
+    """A set of agents that share a Kafka cluster and a name.
+
+    ``bootstrap_servers`` may be omitted: ``agentflux run`` then takes it from
+    ``AGENTFLUX_BOOTSTRAP_SERVERS`` or the embedded broker (see KafkaSettings).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bootstrap_servers: str | None = None,
+        default_partitions: int = 6,
+        max_message_bytes: int = 1_000_000,
+    ) -> None:
+        self.name = validate_skill_id(name)
+        self.bootstrap_servers = bootstrap_servers
+        self.default_partitions = default_partitions
+        self.max_message_bytes = max_message_bytes
+        self.agents: dict[str, Agent] = {}
+        self.topics: dict[str, TopicSpec] = {}
+
+    def agent(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        concurrency: int = 16,
+        retry: RetryPolicy | None = None,
+        publishes: Iterable[str] = (),
+    ) -> Agent:
+        """Declare an agent (or return the one already declared under ``name``)."""
+        if name in self.agents:
+            return self.agents[name]
+        agent = Agent(self, name, description, concurrency, retry or RetryPolicy(), tuple(publishes))
+        self.agents[name] = agent
+        return agent
+
+    def topic(self, name: str, **spec: Any) -> TopicSpec:
+        """Declare how ``name`` is provisioned (partitions, retention_ms, cleanup_policy, config)."""
+        declared = TopicSpec(name, **spec)
+        self.topics[name] = declared
+        return declared
+
+    def topic_spec(self, name: str) -> TopicSpec:
+        """The declared spec for ``name``, or the app's default one."""
+        return self.topics.get(name) or TopicSpec(name, partitions=self.default_partitions)
+
+    def select(self, names: Iterable[str] | None) -> list[Agent]:
+        """The agents to run: all of them, or the named ones (unknown names are an error)."""
+        if not names:
+            return list(self.agents.values())
+        unknown = [n for n in names if n not in self.agents]
+        if unknown:
+            raise ConfigError(f"unknown agent(s) {unknown}; this app declares {sorted(self.agents)}")
+        return [self.agents[n] for n in names]
+
+
+def _payload_type(fn: HandlerFn, where: str) -> PayloadType:
+    if not inspect.iscoroutinefunction(fn):
+        raise ConfigError(f"{where}: must be an async function (async def)")
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 2:
+        raise ConfigError(f"{where}: must take exactly (payload, ctx), got {params}")
+    hints = typing.get_type_hints(fn)
+    if params[0] not in hints:
+        raise ConfigError(f"{where}: annotate the first parameter with the payload model")
+    return check_payload_type(hints[params[0]], where)

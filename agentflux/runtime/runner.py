@@ -1,0 +1,142 @@
+"""Running agents: provisioning, one consumer per agent, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterable
+from typing import Any
+
+from agentflux.contract.errors import LifecycleError
+from agentflux.contract.topics import TopicSpec, reserved_specs
+from agentflux.runtime.context import Services, ToolProvider
+from agentflux.runtime.declarations import Agent, AgentApp
+from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
+from agentflux.runtime.processing import EventProcessor
+from agentflux.runtime.publisher import Publisher
+from agentflux.transport.base import Transport
+
+log = logging.getLogger("agentflux.runtime")
+
+
+def kafka_transport(app: AgentApp, *, instance_id: str | None = None) -> Transport:
+    """The Kafka transport for ``app`` from its settings and the environment.
+
+    ``instance_id`` turns on static group membership (``group.instance.id``): a
+    restarted process with the same id takes its partitions back at once,
+    without waiting for the session timeout.
+    """
+    from agentflux.transport.kafka import KafkaTransport
+    from agentflux.transport.settings import KafkaSettings
+
+    settings = KafkaSettings.resolve(app.bootstrap_servers, max_message_bytes=app.max_message_bytes)
+    extra = {"group.instance.id": instance_id} if instance_id else {}
+    return KafkaTransport(settings, consumer_extra=extra)
+
+
+class AppRunner:
+    """Runs some or all agents of an app in this process.
+
+    ``start()`` provisions every declared, subscribed and reserved topic before
+    any consumer joins, so nothing is published to a topic that does not exist.
+    ``stop()`` stops fetching, lets in-flight records finish (up to ``grace``
+    seconds), commits, and closes. Both are idempotent.
+    """
+
+    def __init__(
+        self,
+        app: AgentApp,
+        transport: Transport,
+        *,
+        agents: Iterable[str] | None = None,
+        tools: ToolProvider | None = None,
+        grace: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.agents: list[Agent] = app.select(agents)
+        self.transport = transport
+        self.services = Services(Publisher(transport, app.topic_spec), tools)
+        self.grace = grace
+        self.consumers: list[KeyOrderedConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    def topic_specs(self) -> list[TopicSpec]:
+        names = {t for a in self.agents for t in (*a.topics, *a.publishes)} | set(self.app.topics)
+        return [
+            *reserved_specs(self.app.default_partitions),
+            *(self.app.topic_spec(n) for n in sorted(names)),
+        ]
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self.transport.start()
+        specs = self.topic_specs()
+        await self.transport.ensure_topics(specs)
+        self.services.publisher.mark_ready([s.name for s in specs])
+        for agent in self.agents:
+            if not agent.topics:
+                continue
+            processor = EventProcessor(agent, self.services, max_message_bytes=self.app.max_message_bytes)
+            consumer = KeyOrderedConsumer(
+                self.transport,
+                agent.group_id,
+                agent.topics,
+                processor,
+                concurrency=agent.concurrency,
+                grace=self.grace,
+            )
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}"))
+        log.info("started agents %s", [a.name for a in self.agents])
+
+    async def wait(self) -> None:
+        """Wait until every consumer has stopped; re-raise the first failure."""
+        if not self._started:
+            raise LifecycleError("AppRunner.wait() before start()")
+        await asyncio.gather(*self._tasks)
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        tools_close = getattr(self.services.tools, "close", None)
+        if tools_close is not None:
+            await tools_close()
+        await self.transport.close()
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("an agent stopped with an error: %r", result)
+
+    async def __aenter__(self) -> AppRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    async def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        waiting = asyncio.ensure_future(self.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            log.info("stopping: finishing in-flight records, then committing")
+            stopped.cancel()
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        if waiting.done() and not waiting.cancelled():
+            with contextlib.suppress(asyncio.CancelledError):
+                waiting.result()

@@ -1,0 +1,103 @@
+"""The transport seam: the few operations the runtime needs from a broker.
+
+Two implementations exist: ``KafkaTransport`` (confluent-kafka, real brokers)
+and ``MemoryTransport`` (in-process, for unit tests of handler logic).
+
+Contract for implementers:
+
+* ``publish`` returns only once the record is acknowledged (for Kafka: by all
+  in-sync replicas). It may be called concurrently from many tasks.
+* A ``Consumer`` is driven by one task: ``poll``, ``commit``, ``pause`` and
+  ``resume`` are never called concurrently with each other.
+* ``commit`` takes the *next* offset to read per partition, as Kafka does.
+* Rebalance callbacks run inside ``poll``. ``on_revoked`` returns the offsets
+  to commit for the revoked partitions; the transport commits them before it
+  gives the partitions away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agentflux.contract.topics import TopicSpec
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartition:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record as read from the broker. ``headers`` keep the broker's order."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    timestamp_ms: int
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+    @property
+    def ref(self) -> str:
+        """``topic/partition/offset``: where this record lives."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Where a published record landed."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+AssignCallback = Callable[[list[TopicPartition]], Awaitable[None]]
+RevokeCallback = Callable[[list[TopicPartition]], Awaitable[Mapping[TopicPartition, int]]]
+
+
+class Consumer(Protocol):
+    async def poll(self, max_records: int, timeout: float) -> list[Record]: ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+
+    async def pause(self, partitions: Sequence[TopicPartition]) -> None: ...
+
+    async def resume(self, partitions: Sequence[TopicPartition]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def start(self) -> None: ...
+
+    async def publish(
+        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+    ) -> Ack: ...
+
+    def consumer(
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        *,
+        on_assigned: AssignCallback | None = None,
+        on_revoked: RevokeCallback | None = None,
+        from_beginning: bool = True,
+    ) -> Consumer: ...
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None: ...
+
+    async def read_all(self, topic: str) -> list[Record]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,115 @@
+"""The Kafka transport: producer, consumers and topic provisioning on confluent-kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from agentflux.contract.errors import BrokerUnavailable, LifecycleError, TransportError
+from agentflux.contract.topics import TopicSpec
+from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback
+from agentflux.transport.kafka_consumer import KafkaConsumer
+from agentflux.transport.kafka_producer import AsyncProducer
+from agentflux.transport.kafka_reader import read_topic
+from agentflux.transport.settings import KafkaSettings
+
+log = logging.getLogger("agentflux.transport")
+
+
+class KafkaTransport:
+    """``Transport`` on a real Kafka cluster. ``start()`` checks that a broker answers."""
+
+    def __init__(self, settings: KafkaSettings, *, consumer_extra: Mapping[str, Any] | None = None) -> None:
+        self.settings = settings
+        self._consumer_extra = dict(consumer_extra or {})
+        self._admin: AdminClient | None = None
+        self._producer: AsyncProducer | None = None
+
+    async def start(self, timeout: float = 10.0) -> None:
+        if self._producer is not None:
+            return
+        self._admin = AdminClient(self.settings.base_config())
+        await wait_for_broker(self._admin, self.settings.bootstrap_servers, timeout)
+        self._producer = AsyncProducer(self.settings)
+
+    def _require_producer(self) -> AsyncProducer:
+        if self._producer is None:
+            raise LifecycleError("KafkaTransport used before start() or after close()")
+        return self._producer
+
+    async def publish(
+        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+    ) -> Ack:
+        return await self._require_producer().publish(topic, value, key=key, headers=headers)
+
+    def consumer(
+        self,
+        group_id: str,
+        topics: Sequence[str],
+        *,
+        on_assigned: AssignCallback | None = None,
+        on_revoked: RevokeCallback | None = None,
+        from_beginning: bool = True,
+    ) -> KafkaConsumer:
+        return KafkaConsumer(
+            self.settings,
+            group_id,
+            topics,
+            on_assigned=on_assigned,
+            on_revoked=on_revoked,
+            from_beginning=from_beginning,
+            extra=self._consumer_extra,
+        )
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        if self._admin is None:
+            raise LifecycleError("KafkaTransport used before start() or after close()")
+        await asyncio.get_running_loop().run_in_executor(None, create_topics, self._admin, list(specs))
+
+    async def read_all(self, topic: str) -> list[Record]:
+        """Every record of ``topic`` up to its current end, partition by partition."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, read_topic, self.settings, topic)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.close()
+        self._producer = None
+        self._admin = None
+
+
+async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = ""
+    while loop.time() < deadline:
+        try:
+            await loop.run_in_executor(None, lambda: admin.list_topics(timeout=1.0))
+            return
+        except KafkaException as exc:
+            last = exc.args[0].str() if exc.args else str(exc)
+    raise BrokerUnavailable(
+        f"no Kafka broker answered at {bootstrap} within {timeout:g}s ({last}); "
+        "start one with `agentflux up` or set AGENTFLUX_BOOTSTRAP_SERVERS"
+    )
+
+
+def create_topics(admin: AdminClient, specs: list[TopicSpec]) -> None:
+    """Create the topics that do not exist yet. Existing topics are left as they are."""
+    if not specs:
+        return
+    unique = {s.name: s for s in specs}.values()
+    new = [NewTopic(s.name, s.partitions, s.replication_factor, config=s.topic_config()) for s in unique]
+    for name, future in admin.create_topics(new, operation_timeout=10).items():
+        try:
+            future.result()
+            log.info("created topic %s", name)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TransportError(f"cannot create topic {name!r}: {err.str()}") from exc

@@ -1,0 +1,91 @@
+"""An idempotent confluent-kafka producer whose delivery reports resolve asyncio futures."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from agentflux.contract.errors import MessageTooLarge, PublishError
+from agentflux.transport.base import Ack, Headers
+from agentflux.transport.settings import KafkaSettings
+
+
+class AsyncProducer:
+    """Wraps ``confluent_kafka.Producer``: idempotent, ``acks=all``.
+
+    A background thread serves delivery reports, and each report resolves the
+    future of its ``publish`` call on the event loop. ``publish`` is safe to call
+    from many tasks at once; records to one partition keep their call order.
+    """
+
+    def __init__(self, settings: KafkaSettings, extra: dict[str, Any] | None = None) -> None:
+        self._limit = settings.max_message_bytes
+        config: dict[str, Any] = {
+            **settings.base_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": settings.linger_ms,
+            "message.max.bytes": max(settings.max_message_bytes + 64 * 1024, 1_000_000),
+            **settings.producer_config,
+            **(extra or {}),
+        }
+        self._producer = Producer(config)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve_reports, name="agentflux-producer", daemon=True)
+        self._thread.start()
+
+    def _serve_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
+
+    async def publish(
+        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+    ) -> Ack:
+        if value is not None and len(value) > self._limit:
+            raise MessageTooLarge(
+                f"record for {topic!r} is {len(value)} bytes; the limit is {self._limit} bytes "
+                "(KafkaSettings.max_message_bytes)"
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Ack] = loop.create_future()
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            loop.call_soon_threadsafe(_settle, future, err, msg)
+
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                break
+            except BufferError:
+                await asyncio.sleep(0.005)  # local queue full: let delivery reports drain it
+            except KafkaException as exc:
+                raise _translate(exc.args[0], topic) from exc
+        return await future
+
+    async def flush(self, timeout: float = 10.0) -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, self._producer.flush, timeout)
+
+    async def close(self) -> None:
+        await self.flush()
+        self._closed.set()
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+
+def _settle(future: asyncio.Future[Ack], err: KafkaError | None, msg: Message) -> None:
+    if future.done():
+        return
+    if err is not None:
+        future.set_exception(_translate(err, msg.topic() or "?"))
+    else:
+        future.set_result(Ack(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
+
+
+def _translate(err: KafkaError, topic: str) -> PublishError | MessageTooLarge:
+    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        return MessageTooLarge(f"record for {topic!r} is larger than the broker accepts: {err.str()}")
+    exc = PublishError(f"publish to {topic!r} failed: {err.str()}")
+    exc.transient = bool(err.retriable()) or not err.fatal()
+    return exc

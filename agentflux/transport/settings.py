@@ -1,0 +1,75 @@
+"""Connection settings for a Kafka cluster.
+
+Resolution order for the bootstrap address: the explicit argument, then
+``AGENTFLUX_BOOTSTRAP_SERVERS``, then the embedded broker started by
+``agentflux up``. Client options (TLS, mTLS, SASL, timeouts) pass straight
+through to librdkafka: in code as ``client_config``, or from the environment as
+``AGENTFLUX_KAFKA_<OPTION>`` with dots written as underscores, for example
+``AGENTFLUX_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` or
+``AGENTFLUX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agentflux.contract.errors import ConfigError
+
+ENV_BOOTSTRAP = "AGENTFLUX_BOOTSTRAP_SERVERS"
+ENV_PREFIX = "AGENTFLUX_KAFKA_"
+ENV_REGISTRY = "AGENTFLUX_SCHEMA_REGISTRY_URL"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Everything needed to reach one Kafka cluster.
+
+    ``client_config`` applies to producers, consumers and the admin client;
+    ``producer_config`` and ``consumer_config`` override it for one side.
+    ``max_message_bytes`` bounds both what is published and what a handler is
+    given: a larger record is dead-lettered with the sizes in its reason.
+    """
+
+    bootstrap_servers: str
+    client_config: Mapping[str, str] = field(default_factory=dict)
+    producer_config: Mapping[str, str] = field(default_factory=dict)
+    consumer_config: Mapping[str, str] = field(default_factory=dict)
+    schema_registry_url: str | None = None
+    max_message_bytes: int = 1_000_000
+    linger_ms: float = 1.0
+
+    @classmethod
+    def resolve(cls, bootstrap_servers: str | None = None, **options: object) -> KafkaSettings:
+        """Settings from the argument, the environment, or the embedded broker, in that order."""
+        servers = bootstrap_servers or os.environ.get(ENV_BOOTSTRAP) or _embedded_bootstrap()
+        if not servers:
+            raise ConfigError(
+                "no Kafka cluster configured: start the embedded one with `agentflux up`, "
+                f"or set {ENV_BOOTSTRAP}=host:port"
+            )
+        client = {**env_client_config(), **dict(options.pop("client_config", {}) or {})}  # type: ignore[call-overload]
+        options.setdefault("schema_registry_url", os.environ.get(ENV_REGISTRY))
+        return cls(bootstrap_servers=servers, client_config=client, **options)  # type: ignore[arg-type]
+
+    def base_config(self) -> dict[str, str]:
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client_config}
+
+
+def env_client_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """librdkafka options from ``AGENTFLUX_KAFKA_*`` variables."""
+    env = os.environ if environ is None else environ
+    return {
+        name[len(ENV_PREFIX) :].lower().replace("_", "."): value
+        for name, value in env.items()
+        if name.startswith(ENV_PREFIX)
+    }
+
+
+def _embedded_bootstrap() -> str | None:
+    try:
+        from agentflux.local import local_bootstrap
+    except ImportError:
+        return None
+    return local_bootstrap()
