@@ -37,9 +37,7 @@ class Context:
 
     __slots__ = ("agent", "attempt", "envelope", "log", "record", "services")
 
-    def __init__(
-        self, *, agent: str, envelope: Envelope, record: Record, services: Services, attempt: int = 1
-    ) -> None:
+    def __init__(self, *, agent: str, envelope: Envelope, record: Record, services: Services, attempt: int = 1) -> None:
         self.agent = agent
         self.envelope = envelope
         self.record = record

@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentflux.contract.envelope import now_rfc3339
-from agentflux.transport.base import Headers, Record
+from agentflux.contract.errors import ConfigError
+from agentflux.contract.topics import DEAD_LETTER_TOPIC
+from agentflux.transport.base import Ack, Headers, Record, Transport
 
 PREFIX = "dlq_"
 SOURCE_TOPIC = "dlq_source_topic"
 _MAX_MESSAGE = 4000
 
 
-def dead_letter_headers(
-    record: Record, *, group: str, agent: str, attempts: int, error: BaseException
-) -> Headers:
+def dead_letter_headers(record: Record, *, group: str, agent: str, attempts: int, error: BaseException) -> Headers:
     message = str(error) or repr(error)
     original = [(k, v or b"") for k, v in record.headers if not k.startswith(PREFIX)]
     return [
@@ -58,8 +58,19 @@ class DeadLetter:
     @classmethod
     def from_record(cls, record: Record) -> DeadLetter:
         info = {
-            k[len(PREFIX) :]: (v or b"").decode("utf-8", "replace")
-            for k, v in record.headers
-            if k.startswith(PREFIX)
+            k[len(PREFIX) :]: (v or b"").decode("utf-8", "replace") for k, v in record.headers if k.startswith(PREFIX)
         }
         return cls(record, info)
+
+
+async def read_dead_letters(transport: Transport) -> list[DeadLetter]:
+    """Every dead letter currently in the topic, oldest first per partition."""
+    return [DeadLetter.from_record(r) for r in await transport.read_all(DEAD_LETTER_TOPIC)]
+
+
+async def redrive(transport: Transport, letter: DeadLetter) -> Ack:
+    """Re-publish the original record to its source topic; the dead letter itself stays."""
+    if not letter.source_topic:
+        raise ConfigError(f"dead letter {letter.id} names no source topic")
+    record = letter.record
+    return await transport.publish(letter.source_topic, record.value, key=record.key, headers=letter.original_headers())

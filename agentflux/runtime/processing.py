@@ -49,16 +49,12 @@ class DeadLetterer:
         self._agent = agent
 
     async def send(self, record: Record, attempts: int, error: BaseException) -> None:
-        headers = dead_letter_headers(
-            record, group=self._group, agent=self._agent, attempts=attempts, error=error
-        )
+        headers = dead_letter_headers(record, group=self._group, agent=self._agent, attempts=attempts, error=error)
         backoff = RetryPolicy(initial_backoff=0.2, max_backoff=10.0)
         failures = 0
         while True:
             try:
-                await self._publisher.publish_raw(
-                    DEAD_LETTER_TOPIC, record.value, key=record.key, headers=headers
-                )
+                await self._publisher.publish_raw(DEAD_LETTER_TOPIC, record.value, key=record.key, headers=headers)
                 break
             except Exception:
                 failures += 1

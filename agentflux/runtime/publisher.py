@@ -49,13 +49,9 @@ class Publisher:
         if topic not in self._ready:
             validate_topic(topic)
             await self._provision(topic)
-        return await self.transport.publish(
-            topic, encode(payload), key=key_bytes(key), headers=envelope.to_headers()
-        )
+        return await self.transport.publish(topic, encode(payload), key=key_bytes(key), headers=envelope.to_headers())
 
-    async def publish_raw(
-        self, topic: str, value: bytes | None, *, key: bytes | None, headers: Headers
-    ) -> Ack:
+    async def publish_raw(self, topic: str, value: bytes | None, *, key: bytes | None, headers: Headers) -> Ack:
         """Publish bytes and headers as they are (dead letters, redrives)."""
         if topic not in self._ready:
             await self._provision(topic)

@@ -43,18 +43,18 @@ class MemoryTransport:
         for spec in specs:
             self.topics.setdefault(spec.name, [[] for _ in range(spec.partitions)])
 
-    def _partition_for(self, topic: str, key: bytes | None) -> list[Record]:
-        partitions = self.topics.setdefault(topic, [[] for _ in range(self.default_partitions)])
+    def _partition_for(self, topic: str, key: bytes | None) -> int:
+        count = len(self.topics.setdefault(topic, [[] for _ in range(self.default_partitions)]))
         if key is None:
             self._round_robin += 1
-            return partitions[self._round_robin % len(partitions)]
-        return partitions[zlib.crc32(key) % len(partitions)]
+            return self._round_robin % count
+        return zlib.crc32(key) % count
 
     async def publish(
         self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
     ) -> Ack:
-        log = self._partition_for(topic, key)
-        index = self.topics[topic].index(log)
+        index = self._partition_for(topic, key)
+        log = self.topics[topic][index]
         record = Record(topic, index, len(log), key, value, list(headers or ()), int(time.time() * 1000))
         log.append(record)
         async with self._changed:

@@ -1,0 +1,29 @@
+"""The ``agentflux`` command line. Errors print one red line and exit 1."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from agentflux.cli import dlq_cmds, local_cmds, run_cmd
+from agentflux.contract.errors import AgentfluxError
+
+app = typer.Typer(no_args_is_help=True, help="agentflux: multi-agent systems over Apache Kafka.")
+local_cmds.register(app)
+app.command()(run_cmd.run)
+app.add_typer(dlq_cmds.dlq, name="dlq")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except AgentfluxError as exc:
+        Console(stderr=True, highlight=False).print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)

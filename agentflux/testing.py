@@ -1,0 +1,93 @@
+"""A public in-memory test kit for handler logic.
+
+::
+
+    async with TestApp(app) as t:
+        await t.publish("ecommerce.price-changed.v1", PriceChanged(...), key="p1")
+        await t.drain()
+        assert t.published("ecommerce.order-updated.v1")
+
+It runs the app's agents on ``MemoryTransport``: handlers, retries, dead
+letters, envelopes and per-key order behave as on Kafka. What only a broker can
+show (rebalancing, crash redelivery, broker limits) is not modelled here; test
+that against a real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from agentflux.contract.codec import decode
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.topics import DEAD_LETTER_TOPIC, event_type
+from agentflux.runtime.context import ToolProvider
+from agentflux.runtime.deadletter import DeadLetter
+from agentflux.runtime.declarations import AgentApp
+from agentflux.runtime.runner import AppRunner
+from agentflux.transport.base import Ack, Record
+from agentflux.transport.memory import MemoryTransport
+
+__all__ = ["MemoryTransport", "TestApp"]
+
+
+class TestApp:
+    """Runs ``app`` in-process. ``drain()`` waits until every record has been handled."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self, app: AgentApp, *, agents: Iterable[str] | None = None, tools: ToolProvider | None = None
+    ) -> None:
+        self.transport = MemoryTransport()
+        self.runner = AppRunner(app, self.transport, agents=agents, tools=tools, grace=5.0)
+
+    async def __aenter__(self) -> TestApp:
+        await self.runner.start()
+        async with asyncio.timeout(5.0):  # every consumer owns its partitions before the test publishes
+            while not all(c.assigned for c in self.runner.consumers):
+                await asyncio.sleep(0.005)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.runner.stop()
+
+    async def publish(
+        self,
+        topic: str,
+        payload: object,
+        *,
+        key: str | bytes | None = None,
+        correlation_id: str | None = None,
+    ) -> Ack:
+        """Publish as an outside producer would, with a fresh envelope."""
+        envelope = Envelope.new(source="test", type=event_type(topic), correlation_id=correlation_id)
+        return await self.runner.services.publisher.publish(topic, payload, envelope=envelope, key=key)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait until every consumer has committed everything there is to read."""
+        async with asyncio.timeout(timeout):
+            while not self._idle():
+                await asyncio.sleep(0.01)
+
+    def _idle(self) -> bool:
+        for consumer in self.runner.consumers:
+            for tp in consumer.assigned:
+                end = len(self.transport.topics[tp.topic][tp.partition])
+                if self.transport.committed.get((consumer.group_id, tp), 0) < end:
+                    return False
+        return True
+
+    def records(self, topic: str) -> list[Record]:
+        return [r for log in self.transport.topics.get(topic, []) for r in log]
+
+    def published(self, topic: str, model: type[Any] = dict) -> list[Any]:
+        """The payloads on ``topic``, decoded as ``model``."""
+        return [decode(r.value, model) for r in self.records(topic)]
+
+    def envelopes(self, topic: str) -> list[Envelope]:
+        return [Envelope.from_headers(r.headers, fallback_id=r.ref, topic=topic) for r in self.records(topic)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter.from_record(r) for r in self.records(DEAD_LETTER_TOPIC)]
