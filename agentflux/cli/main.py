@@ -27,3 +27,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

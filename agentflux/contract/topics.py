@@ -55,13 +55,15 @@ def is_reserved(topic: str) -> bool:
 
 def validate_topic(topic: str) -> str:
     """Return ``topic`` if it is an event topic or a reserved one, else raise TopicNameError."""
-    if EVENT_TOPIC.match(topic) or is_reserved(topic):
+    if is_reserved(topic):
         return topic
     if topic.startswith("agent."):
         raise TopicNameError(
             f"invalid topic {topic!r}: the agent.* namespace is reserved for "
             f"{sorted(_RESERVED_FIXED)} and agent.task-requests.{{skill}} / agent.task-results.{{skill}}"
         )
+    if EVENT_TOPIC.match(topic):
+        return topic
     raise TopicNameError(f"invalid topic {topic!r}: expected {EXPECTED_FORM}")
 
 

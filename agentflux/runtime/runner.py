@@ -31,7 +31,7 @@ def kafka_transport(app: AgentApp, *, instance_id: str | None = None) -> Transpo
     from agentflux.transport.kafka import KafkaTransport
     from agentflux.transport.settings import KafkaSettings
 
-    settings = KafkaSettings.resolve(app.bootstrap_servers, max_message_bytes=app.max_message_bytes)
+    settings = KafkaSettings.resolve(app.bootstrap_servers)
     extra = {"group.instance.id": instance_id} if instance_id else {}
     return KafkaTransport(settings, consumer_extra=extra)
 
