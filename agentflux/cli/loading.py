@@ -23,7 +23,10 @@ def load_object(ref: str, expected: type | tuple[type, ...] | None = None) -> An
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
+        if module_name.endswith(".py"):
+            module = _import_file(Path(module_name))
+        else:
+            module = importlib.import_module(module_name)
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ConfigError(f"cannot import {module_name!r} (from {ref!r}): {exc}") from exc
     try:

@@ -144,9 +144,13 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
 
     env = {"AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "200"}
     cli = [sys.executable, "-m", "agentflux.cli.main", "dlq"]
-    listed = subprocess.run([*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    listed = await asyncio.to_thread(
+        subprocess.run, [*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert letter.id in listed.stdout and "card processor says no" in listed.stdout
-    redriven = subprocess.run([*cli, "redrive", letter.id], env=env, cwd=ROOT, capture_output=True, text=True)
+    redriven = await asyncio.to_thread(
+        subprocess.run, [*cli, "redrive", letter.id], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     assert redriven.returncode == 0, redriven.stderr
     assert f"{topic}/0/101" in redriven.stdout
     fixed = True
