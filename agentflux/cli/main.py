@@ -8,13 +8,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from agentflux.cli import dlq_cmds, local_cmds, run_cmd
+from agentflux.cli import demo_cmds, dlq_cmds, local_cmds, run_cmd
 from agentflux.contract.errors import AgentfluxError
 
 app = typer.Typer(no_args_is_help=True, help="agentflux: multi-agent systems over Apache Kafka.")
 local_cmds.register(app)
 app.command()(run_cmd.run)
 app.add_typer(dlq_cmds.dlq, name="dlq")
+app.add_typer(demo_cmds.demo, name="demo")
 
 
 def main() -> None:

@@ -84,8 +84,16 @@ class KafkaConsumer:
             offsets = asyncio.run_coroutine_threadsafe(self._on_revoked(tps), self._loop).result()
             self._commit_sync(offsets)
 
+    def _fetch(self, max_records: int, timeout: float) -> list[Any]:
+        # consume(n, t) waits for n messages or t seconds, whichever is first: poll() returns
+        # as soon as one message is there, then consume(..., 0) takes what is already fetched.
+        first = self._consumer.poll(timeout)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
+
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
-        messages = await self._run(self._consumer.consume, max_records, timeout)
+        messages = await self._run(self._fetch, max_records, timeout)
         records = []
         for msg in messages:
             err = msg.error()

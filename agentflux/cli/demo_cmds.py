@@ -1,0 +1,67 @@
+"""``agentflux demo NAME``: run an example system end to end on the embedded Kafka.
+
+The demos live in ``examples/`` beside the package, so this command runs from a
+checkout of the repository. It starts the embedded broker if none is
+configured and stops it again afterwards unless ``--keep-kafka`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentflux.cli.loading import load_object
+from agentflux.contract.errors import ConfigError
+
+demo = typer.Typer(no_args_is_help=True, help="Run an example system end to end.")
+_console = Console()
+
+
+def _bootstrap_and_cleanup(keep: bool) -> tuple[str, object]:
+    configured = os.environ.get("AGENTFLUX_BOOTSTRAP_SERVERS")
+    if configured:
+        return configured, None
+    from agentflux.local import LocalBroker, default_data_dir
+
+    broker = LocalBroker(default_data_dir())
+    was_running = broker.status().running
+    with _console.status("starting the embedded Kafka") as spinner:
+        bootstrap = broker.start(progress=lambda msg: spinner.update(msg))
+    _console.print(f"[green]Kafka[/] at {bootstrap}")
+    return bootstrap, (None if keep or was_running else broker)
+
+
+def _summary(title: str, figures: dict[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        table.add_row(name, f"{value:.1f}" if isinstance(value, float) else str(value))
+    _console.print(table)
+
+
+@demo.command()
+def quickstart(
+    orders: Annotated[int, typer.Option(help="How many orders to place")] = 40,
+    keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
+) -> None:
+    """Two agents (intake, shipping) handle orders; invalid ones are dead-lettered."""
+    try:
+        run_demo = load_object("examples.quickstart.demo:run_demo")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
+    try:
+        figures = asyncio.run(run_demo(bootstrap, orders, _console))
+    finally:
+        if broker is not None:
+            with _console.status("stopping the embedded Kafka"):
+                broker.stop()  # type: ignore[attr-defined]
+    _summary("quickstart", figures)
+    if figures["shipped"] + figures["rejected (dead-lettered)"] != orders:
+        raise ConfigError(f"only {figures['shipped']:.0f} of {orders} orders were shipped or rejected")
