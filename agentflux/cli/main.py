@@ -20,12 +20,11 @@ app.add_typer(demo_cmds.demo, name="demo")
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns the exit code of typer.Exit instead of raising it.
+        sys.exit(app(standalone_mode=False) or 0)
     except AgentfluxError as exc:
         Console(stderr=True, highlight=False).print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
 
