@@ -1,0 +1,1 @@
+"""Example systems built on agentflux."""
