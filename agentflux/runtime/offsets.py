@@ -51,7 +51,10 @@ class OffsetTracker:
         self._committed: dict[TopicPartition, int] = {}
 
     def add(self, tp: TopicPartition, offset: int) -> None:
-        self._partitions.setdefault(tp, PartitionOffsets()).add(offset)
+        partition = self._partitions.get(tp)
+        if partition is None:
+            partition = self._partitions[tp] = PartitionOffsets()
+        partition.add(offset)
 
     def complete(self, tp: TopicPartition, offset: int) -> None:
         partition = self._partitions.get(tp)

@@ -1,0 +1,187 @@
+"""Runtime benchmarks (issue: foundation). Targets are targets, not tests.
+
+1. Handler throughput against a raw confluent-kafka consume loop on the same
+   topic, 200-byte records, on 1 and on 6 partitions (target: >= 50 %). The raw
+   loop does the same per-record work a handler needs (JSON into the same
+   pydantic model, call the same coroutine) and commits once per batch, without
+   envelopes, per-key ordering, retries or dead letters.
+2. Publish -> handler latency p50 / p99 at a fixed rate.
+3. 1,000 records on 100 keys in 1 partition, each handler sleeping 100 ms
+   (an LLM call's stand-in), concurrency 100 (target: <= 2 s wall time).
+
+    .venv/bin/python bench/bench_runtime.py [--records 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from common import broker, console, create_topic, fill, pct, verdict
+from confluent_kafka import Consumer
+from pydantic import BaseModel
+
+from agentflux import AgentApp, AppRunner, Context
+from agentflux.contract.envelope import Envelope
+from agentflux.runtime.publisher import Publisher
+from agentflux.transport.kafka import KafkaTransport
+from agentflux.transport.settings import KafkaSettings
+
+
+class Payload(BaseModel):
+    id: int
+    body: str
+
+
+VALUE = Payload(id=1, body="x" * 182).model_dump_json().encode()
+assert len(VALUE) == 200, len(VALUE)
+
+
+async def handle(event: Payload, ctx: object) -> None:
+    return None
+
+
+def raw_loop(bootstrap: str, topic: str, count: int) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"raw-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    loop = asyncio.new_event_loop()
+    seen, first = 0, 0.0
+    while seen < count:
+        batch = consumer.consume(500, 1.0)
+        if batch and not first:
+            first = time.perf_counter()
+        for msg in batch:
+            if msg.error() is None:
+                loop.run_until_complete(handle(Payload.model_validate_json(msg.value()), None))
+                seen += 1
+        if batch:
+            consumer.commit(asynchronous=True)
+    elapsed = time.perf_counter() - first
+    consumer.close()
+    loop.close()
+    return count / elapsed
+
+
+async def runtime_loop(bootstrap: str, topic: str, count: int, concurrency: int = 64) -> float:
+    app = AgentApp(f"bench-{uuid.uuid4().hex[:8]}")
+    agent = app.agent("sink", concurrency=concurrency)
+    seen = 0
+    first = last = 0.0
+    done = asyncio.Event()
+
+    @agent.on(topic)
+    async def on_record(event: Payload, ctx: Context) -> None:
+        nonlocal seen, first, last
+        if not seen:
+            first = time.perf_counter()
+        seen += 1
+        if seen == count:
+            last = time.perf_counter()
+            done.set()
+
+    async with AppRunner(app, KafkaTransport(KafkaSettings(bootstrap))):
+        await asyncio.wait_for(done.wait(), 300)
+    return count / (last - first)
+
+
+def throughput(bootstrap: str, records: int) -> None:
+    for partitions in (1, 6):
+        topic = f"bench.throughput-p{partitions}-{uuid.uuid4().hex[:6]}.v1"
+        create_topic(bootstrap, topic, partitions)
+        fill(bootstrap, topic, records, VALUE)
+        with console.status(f"raw consume loop, {partitions} partition(s)"):
+            raw = raw_loop(bootstrap, topic, records)
+        with console.status(f"agentflux handler, {partitions} partition(s)"):
+            ours = asyncio.run(runtime_loop(bootstrap, topic, records))
+        ratio = ours / raw
+        print(
+            f"throughput {partitions} partition(s): raw {raw:,.0f}/s  agentflux {ours:,.0f}/s  "
+            f"ratio {ratio:.0%} (target >= 50%: {verdict(ratio >= 0.5)})"
+        )
+
+
+async def latency(bootstrap: str, rate: int, seconds: float) -> None:
+    topic = f"bench.latency-{uuid.uuid4().hex[:6]}.v1"
+    app = AgentApp(f"bench-{uuid.uuid4().hex[:8]}")
+    app.topic(topic, partitions=6)
+    agent = app.agent("sink")
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+
+    @agent.on(topic)
+    async def on_record(event: Payload, ctx: Context) -> None:
+        lat.append(time.perf_counter() - sent[ctx.message_id])
+
+    transport = KafkaTransport(KafkaSettings(bootstrap))
+    async with AppRunner(app, transport) as runner:
+        while not runner.consumers[0].assigned:
+            await asyncio.sleep(0.05)
+        publisher = Publisher(transport, app.topic_spec)
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        pending = []
+        for n in range(total):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            env = Envelope.new(source="bench", type="bench.latency")
+            sent[env.id] = time.perf_counter()
+            pending.append(
+                asyncio.ensure_future(publisher.publish(topic, Payload(id=n, body="x"), envelope=env, key=str(n)))
+            )
+        await asyncio.gather(*pending)
+        while len(lat) < total:
+            await asyncio.sleep(0.05)
+    print(
+        f"publish->handler latency at {rate}/s for {seconds:g}s: p50 {pct(lat, 50) * 1000:.2f} ms  "
+        f"p99 {pct(lat, 99) * 1000:.2f} ms  (n={len(lat)})"
+    )
+
+
+async def slow_handlers(bootstrap: str) -> None:
+    topic = f"bench.slow-{uuid.uuid4().hex[:6]}.v1"
+    create_topic(bootstrap, topic, 1)
+    fill(bootstrap, topic, 1000, VALUE, keys=100)
+    app = AgentApp(f"bench-{uuid.uuid4().hex[:8]}")
+    agent = app.agent("llm", concurrency=100)
+    seen = 0
+    first = last = 0.0
+
+    @agent.on(topic)
+    async def think(event: Payload, ctx: Context) -> None:
+        nonlocal seen, first, last
+        first = first or time.perf_counter()
+        await asyncio.sleep(0.1)
+        seen += 1
+        last = time.perf_counter()
+
+    async with AppRunner(app, KafkaTransport(KafkaSettings(bootstrap))):
+        while seen < 1000:
+            await asyncio.sleep(0.02)
+    wall = last - first + 0.1  # from the first handler's start to the last handler's end
+    print(
+        f"1,000 records / 100 keys / 1 partition / 100 ms handlers: {wall:.2f} s wall "
+        f"(target <= 2 s: {verdict(wall <= 2.0)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    args = parser.parse_args()
+    with broker() as bootstrap:
+        throughput(bootstrap, args.records)
+        asyncio.run(latency(bootstrap, args.rate, 5.0))
+        asyncio.run(slow_handlers(bootstrap))
+
+
+if __name__ == "__main__":
+    main()

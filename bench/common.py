@@ -1,0 +1,59 @@
+"""Shared benchmark plumbing: a broker to measure against, raw producing, percentiles."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """``AGENTFLUX_BENCH_BOOTSTRAP`` if set, else a fresh embedded broker for this run."""
+    external = os.environ.get("AGENTFLUX_BENCH_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    from agentflux.local import LocalBroker
+
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker(Path(tmp) / "kafka") as local:
+        with console.status("starting a Kafka broker for the benchmark") as spinner:
+            bootstrap = local.start(progress=lambda msg: spinner.update(msg))
+        yield bootstrap
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+
+
+def fill(bootstrap: str, topic: str, count: int, value: bytes, keys: int = 1000) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
+    with console.status(f"producing {count:,} records to {topic}"):
+        for n in range(count):
+            while True:
+                try:
+                    producer.produce(topic, value, str(n % keys).encode())
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        assert producer.flush(60) == 0
+
+
+def pct(values: list[float], p: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=1000, method="inclusive")[min(998, max(0, round(p * 10) - 1))]
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
