@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from agentflux.cli.loading import load_object
+from agentflux.mcp.app_tools import tool_pool_for
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.runner import AppRunner, kafka_transport
 
@@ -37,19 +38,7 @@ def run(
     """Run the agents of an app until SIGTERM or Ctrl-C (then finish in-flight work and commit)."""
     configure_logging(log_level)
     app = load_object(app_ref, AgentApp)
-    tools = _tool_pool(app)
+    tools = tool_pool_for(app)
     runner = AppRunner(app, kafka_transport(app, instance_id=instance_id), agents=agent, tools=tools)
     typer.echo(f"agentflux: running {[a.name for a in runner.agents]} (pid {os.getpid()})", err=True)
     asyncio.run(runner.run_until_signalled())
-
-
-def _tool_pool(app: AgentApp) -> object | None:
-    """One MCP tool pool for this process, from the app's declared servers and configuration."""
-    specs = list(getattr(app, "mcp_servers", {}).values())
-    try:
-        from agentflux.mcp.pool import ToolPool
-        from agentflux.mcp.servers import specs_from_env
-    except ImportError:
-        return None
-    specs += [s for s in specs_from_env() if s.name not in {x.name for x in specs}]
-    return ToolPool(specs) if specs else None
