@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from agentflux.cli import demo_cmds, dlq_cmds, local_cmds, run_cmd
+from agentflux.cli import demo_cmds, dlq_cmds, local_cmds, mcp_cmds, run_cmd
 from agentflux.contract.errors import AgentfluxError
 
 app = typer.Typer(no_args_is_help=True, help="agentflux: multi-agent systems over Apache Kafka.")
@@ -16,6 +16,7 @@ local_cmds.register(app)
 app.command()(run_cmd.run)
 app.add_typer(dlq_cmds.dlq, name="dlq")
 app.add_typer(demo_cmds.demo, name="demo")
+app.add_typer(mcp_cmds.mcp, name="mcp")
 
 
 def main() -> None:

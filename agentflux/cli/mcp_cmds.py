@@ -1,0 +1,41 @@
+"""``agentflux mcp serve [--http PORT] [--app module:app]``: the mesh as an MCP server."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from agentflux.cli.loading import load_object
+from agentflux.runtime.declarations import AgentApp
+
+mcp = typer.Typer(no_args_is_help=True, help="The agent mesh as an MCP server.")
+
+
+@mcp.command()
+def serve(
+    http: Annotated[int | None, typer.Option(help="Serve streamable HTTP on 127.0.0.1:PORT (default: stdio)")] = None,
+    app_ref: Annotated[
+        str | None, typer.Option("--app", help="module:app, to validate inputs and type results of its skills")
+    ] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")
+    ] = None,
+) -> None:
+    """Serve list_agents, publish_event, delegate_task, get_task, find_by_correlation and the dead letters."""
+    from agentflux.mcp.mesh import build_mesh_server
+    from agentflux.mcp.mesh_service import MeshService
+    from agentflux.patterns.client import AgentClient
+    from agentflux.transport.kafka import KafkaTransport
+    from agentflux.transport.settings import KafkaSettings
+
+    app = load_object(app_ref, AgentApp) if app_ref else None
+    settings = KafkaSettings.resolve(bootstrap or (app.bootstrap_servers if app else None))
+    client = AgentClient(settings.bootstrap_servers, app=app, name="mcp", client_config=dict(settings.client_config))
+    server = build_mesh_server(MeshService(KafkaTransport(settings), client, app))
+    if http is None:
+        server.run()
+    else:
+        typer.echo(f"agentflux mesh MCP server on http://127.0.0.1:{http}/mcp (pid {os.getpid()})", err=True)
+        server.run("streamable-http", host="127.0.0.1", port=http)

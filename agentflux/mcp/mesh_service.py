@@ -1,0 +1,97 @@
+"""What the mesh's MCP server does, apart from MCP: reading and driving the system over Kafka."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import ConfigError, TopicNameError
+from agentflux.contract.tasks import TaskState
+from agentflux.contract.topics import CARDS_TOPIC, EVENT_TOPIC, TASKS_TOPIC, TopicSpec, event_type
+from agentflux.patterns.client import AgentClient
+from agentflux.runtime.deadletter import read_dead_letters, redrive
+from agentflux.runtime.declarations import AgentApp
+from agentflux.runtime.publisher import Publisher
+from agentflux.runtime.trace import find_by_correlation
+from agentflux.transport.base import Transport
+
+
+class MeshService:
+    """The operations behind the mesh server's tools. Safe to call concurrently."""
+
+    def __init__(self, transport: Transport, client: AgentClient, app: AgentApp | None = None) -> None:
+        self.transport = transport
+        self.client = client
+        self.app = app
+        spec_for = app.topic_spec if app else (lambda name: TopicSpec(name))
+        self.publisher = Publisher(transport, spec_for)
+
+    async def start(self) -> None:
+        await self.transport.start()
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+        await self.transport.close()
+
+    async def list_agents(self) -> list[dict[str, Any]]:
+        """The latest card of every agent in ``agent.cards.v1`` (tombstones remove an agent)."""
+        latest: dict[bytes, bytes | None] = {}
+        for record in await self.transport.read_all(CARDS_TOPIC):
+            if record.key is not None:
+                latest[record.key] = record.value
+        return [json.loads(value) for value in latest.values() if value]
+
+    async def publish_event(
+        self, topic: str, payload: Any, key: str | None = None, correlation_id: str | None = None
+    ) -> dict[str, Any]:
+        if not EVENT_TOPIC.match(topic) or topic.startswith("agent."):
+            raise TopicNameError(
+                f"publish_event takes event topics of the form {{domain}}.{{event-type}}.v{{N}}, not {topic!r}"
+            )
+        envelope = Envelope.new(source="mcp", type=event_type(topic), correlation_id=correlation_id)
+        ack = await self.publisher.publish(topic, payload, envelope=envelope, key=key)
+        return {
+            "topic": ack.topic,
+            "partition": ack.partition,
+            "offset": ack.offset,
+            "id": envelope.id,
+            "correlation_id": envelope.correlation_id,
+        }
+
+    async def delegate_task(self, skill: str, input: Any, timeout: float) -> dict[str, Any]:
+        result = await self.client.delegate(skill, input, timeout=timeout)
+        return {"skill": skill, "result": result.model_dump(mode="json") if hasattr(result, "model_dump") else result}
+
+    async def get_task(self, task_id: str) -> dict[str, Any]:
+        latest = None
+        wanted = task_id.encode()
+        for record in await self.transport.read_all(TASKS_TOPIC):
+            if record.key == wanted and record.value:
+                latest = record.value
+        if latest is None:
+            raise ConfigError(f"no task {task_id!r} in {TASKS_TOPIC}")
+        return TaskState.model_validate_json(latest).model_dump(mode="json")
+
+    async def find_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
+        return [hop.to_dict() for hop in await find_by_correlation(self.transport, correlation_id)]
+
+    async def list_dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        letters = await read_dead_letters(self.transport)
+        return [
+            {
+                "id": d.id,
+                "key": (d.record.key or b"").decode("utf-8", "replace") or None,
+                **d.info,
+                "value": (d.record.value or b"").decode("utf-8", "replace"),
+            }
+            for d in letters[-limit:]
+        ]
+
+    async def redrive_dead_letter(self, letter_id: str) -> dict[str, Any]:
+        for letter in await read_dead_letters(self.transport):
+            if letter.id == letter_id:
+                ack = await redrive(self.transport, letter)
+                return {"redriven": letter_id, "topic": ack.topic, "partition": ack.partition, "offset": ack.offset}
+        raise ConfigError(f"no dead letter {letter_id!r}; ids are partition:offset as list_dead_letters shows")
