@@ -1,7 +1,10 @@
 """The official MCP client drives ``agentflux mcp serve`` (a real subprocess) against a real broker."""
 
+import asyncio
 import json
 import os
+import socket
+import subprocess
 import sys
 from typing import Any
 
@@ -116,10 +119,6 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
 
 @pytest.mark.asyncio
 async def test_the_mesh_server_over_streamable_http(kafka_bootstrap: str, unique: str) -> None:
-    import asyncio
-    import socket
-    import subprocess
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
