@@ -63,6 +63,25 @@ def test_crash_mid_handler_redelivers_everything(kafka_bootstrap: str, unique: s
     assert held in handled_ids([x for x in lines if x["pid"] != first.pid])
 
 
+def test_sigterm_finishes_in_flight_work_commits_and_exits(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
+    topic, log = f"test.records-{unique}.v1", tmp_path / "handled.jsonl"
+    create_topic(kafka_bootstrap, topic, partitions=2)
+    records = [(f"k{i}".encode(), f'{{"seq": {i}}}'.encode(), None) for i in range(20)]
+    produce_raw(kafka_bootstrap, topic, [*records, (b"k-hold", b'{"seq": 20, "hold": true}', None)])
+    env = worker_env(kafka_bootstrap, unique, log, T_HOLD="2")
+    with agent_processes() as start:
+        first = start(RECORDER, env)
+        wait_until(lambda: any(x["event"] == "started" for x in read_lines(log)), 60, "the held handler to start")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+        assert len(handled_ids(read_lines(log))) == 21  # the held record finished before the exit
+        second = start(RECORDER, env)
+        produce_raw(kafka_bootstrap, topic, [(b"k-last", b'{"seq": 21}', None)])
+        wait_until(lambda: len(handled_ids(read_lines(log))) == 22, 60, "the record produced after the restart")
+    again = [x for x in read_lines(log) if x["pid"] == second.pid]
+    assert [x["seq"] for x in again] == [21]  # everything before was committed: nothing ran twice
+
+
 def test_per_key_order_under_concurrency_with_a_kill(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
     topic, log = f"test.records-{unique}.v1", tmp_path / "handled.jsonl"
     create_topic(kafka_bootstrap, topic, partitions=1)
@@ -148,6 +167,10 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
         subprocess.run, [*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert letter.id in listed.stdout and "card processor says no" in listed.stdout
+    shown = await asyncio.to_thread(
+        subprocess.run, [*cli, "show", letter.id], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert '"error_message": "card processor says no"' in shown.stdout and '"ce_id": "poison-1"' in shown.stdout
     redriven = await asyncio.to_thread(
         subprocess.run, [*cli, "redrive", letter.id], env=env, cwd=ROOT, capture_output=True, text=True
     )
