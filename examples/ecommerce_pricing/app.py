@@ -1,0 +1,229 @@
+"""Four agents that reprice our products when a competitor changes a price.
+
+==================  =====================================================================================
+agent               what it does
+==================  =====================================================================================
+price-collector     every ``PRICING_POLL_SECONDS``, scrapes the competitor's pages through the MCP
+                    ``scraper`` and publishes ``ecommerce.price-changed.v1`` (keyed by product, a fresh
+                    correlation id per change) when a page shows a new price (see ``collector.py``)
+price-analysis      reads the stock through the MCP ``inventory-db``, decides with ``rules.py`` (or an
+                    LLM, see ``llm.py``), records the decision on ``ecommerce.price-decided.v1`` and
+                    delegates the skill ``update-price``, with a task id derived from the change id
+order-update        serves ``update-price``: ``set_price`` through MCP (idempotent on the change id),
+                    then publishes ``ecommerce.order-updated.v1`` and ``action.price-adjustment.v1``
+customer-notify     tells the customers watching a product about a price drop through the MCP
+                    ``notifier`` (idempotent on change id and customer), then publishes
+                    ``notification.customer-alert.v1``
+==================  =====================================================================================
+
+Run it all with ``agentflux run examples.ecommerce_pricing:app`` or one agent per
+process with ``--agent NAME`` (``agentflux demo pricing`` does the latter).
+Exactly-once effects come from idempotency on the change id at every step that
+has a side effect; delivery itself is at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from agentflux import AgentApp, Context, Reject, RetryPolicy, ToolError
+from agentflux.mcp import McpServerSpec
+from examples.ecommerce_pricing.collector import PriceTracker
+from examples.ecommerce_pricing.config import REPO, PricingConfig
+from examples.ecommerce_pricing.llm import LlmAdvisor, LlmSettings
+from examples.ecommerce_pricing.models import (
+    CustomerAlert,
+    OrderUpdated,
+    PriceAdjustment,
+    PriceChanged,
+    PriceDecided,
+    PriceUpdate,
+    PriceUpdated,
+)
+from examples.ecommerce_pricing.outcomes import alert_key, alert_message, facts_for, watchers_to_alert
+from examples.ecommerce_pricing.rules import decide
+
+COLLECTOR, ANALYSIS, ORDER_UPDATE, NOTIFY = "price-collector", "price-analysis", "order-update", "customer-notify"
+DELEGATE_TIMEOUT = 30.0
+SCRAPE_CONCURRENCY = 16
+
+
+def tool_servers(config: PricingConfig) -> list[McpServerSpec]:
+    """The three MCP servers, as stdio subprocesses each agent process opens on first use."""
+
+    def server(name: str, module: str, *args: str) -> McpServerSpec:
+        command = [sys.executable, "-m", f"examples.mcp_servers.{module}", *args]
+        return McpServerSpec(name, command=command, cwd=str(REPO))
+
+    return [
+        server("scraper", "scraper"),
+        server("inventory-db", "inventory_db", "--db", str(config.inventory_db)),
+        server("notifier", "notifier", "--db", str(config.notifier_db)),
+    ]
+
+
+def task_id_for(change_id: str) -> str:
+    """The ``update-price`` task of a change: the same for every delivery of its event."""
+    return f"reprice-{change_id}"
+
+
+def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None = None) -> AgentApp:
+    """The pricing app for ``config`` (default: from the environment); ``advisor`` defaults to the env's LLM."""
+    config = config or PricingConfig.from_env()
+    if advisor is None and (settings := LlmSettings.from_env()) is not None:
+        advisor = LlmAdvisor(settings)
+    app = AgentApp(config.app_name)
+    for spec in tool_servers(config):
+        app.tool_server(spec)
+    patient = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=5.0)
+    collector = app.agent(COLLECTOR, description="Publishes competitor price changes", publishes=[config.price_changed])
+    analysis = app.agent(
+        ANALYSIS, description="Decides how to answer competitor prices", retry=patient, publishes=[config.price_decided]
+    )
+    order_update = app.agent(
+        ORDER_UPDATE, description="Applies price updates", publishes=[config.order_updated, config.price_adjustment]
+    )
+    notify = app.agent(NOTIFY, description="Alerts watching customers", publishes=[config.customer_alert])
+    tracker = PriceTracker()
+    scraping = asyncio.Semaphore(SCRAPE_CONCURRENCY)
+
+    @collector.every(config.poll_seconds)
+    async def collect(ctx: Context) -> None:
+        if not tracker.loaded:  # the log is the collector's memory (see collector.py)
+            pages = tracker.load(await ctx.services.publisher.transport.read_all(config.price_changed))
+            ctx.log.info("resumed with the last known price of %d competitor page(s)", pages)
+        scraper = ctx.tools("scraper")
+
+        async def scrape(product_id: str) -> PriceChanged | None:
+            url = config.page_url(product_id)
+            async with scraping:
+                try:
+                    page = await scraper.call("scrape_product", url=url)
+                except ToolError as exc:
+                    ctx.log.warning("cannot read %s: %s", url, exc)
+                    return None
+            return tracker.observe(product_id, url, float(page["price"]), str(page.get("currency", "EUR")))
+
+        changes = [c for c in await asyncio.gather(*(scrape(p) for p in config.catalog)) if c is not None]
+
+        async def publish(change: PriceChanged) -> None:
+            await ctx.publish(config.price_changed, change, key=change.product_id, new_correlation=True)
+            tracker.remember(change)
+
+        await asyncio.gather(*(publish(c) for c in changes))
+
+    @analysis.on(config.price_changed)
+    async def analyse(event: PriceChanged, ctx: Context) -> None:
+        product = config.catalog.get(event.product_id)
+        if product is None:
+            raise Reject(f"product {event.product_id!r} is not in our catalog")
+        stock = await ctx.tools("inventory-db").call("get_inventory", product_id=event.product_id)
+        facts = facts_for(event, int(stock["available"]), product)
+        decision = decide(facts)
+        if advisor is not None:
+            decision = await advisor.decide(facts, decision)
+        decided = PriceDecided(
+            change_id=event.change_id,
+            product_id=event.product_id,
+            action=decision.action,
+            price=decision.price,
+            reason=decision.reason,
+            decided_by=decision.decided_by,
+            competitor_price=event.new_price,
+            available=facts.available,
+        )
+        await ctx.publish(config.price_decided, decided, key=event.product_id)
+        if decision.price is None:
+            return
+        update = PriceUpdate(
+            change_id=event.change_id,
+            product_id=event.product_id,
+            price=decision.price,
+            reason=decision.reason,
+            competitor_price=event.new_price,
+        )
+        await ctx.delegate(config.skill, update, timeout=DELEGATE_TIMEOUT, task_id=task_id_for(event.change_id))
+
+    @order_update.skill(config.skill, description="Sets a product's price, once per change id, and announces it")
+    async def update_price(task: PriceUpdate, ctx: Context) -> PriceUpdated:
+        inventory = ctx.tools("inventory-db")
+        try:
+            result = await inventory.call(
+                "set_price", product_id=task.product_id, price=task.price, change_id=task.change_id
+            )
+            updated = PriceUpdated(
+                change_id=task.change_id,
+                product_id=task.product_id,
+                price=task.price,
+                previous_price=float(result["previous_price"]),
+                applied=bool(result["applied"]),
+            )
+        except ToolError as exc:
+            if "already applied" not in str(exc):
+                raise
+            updated = await first_applied(inventory, task)
+        adjustment = PriceAdjustment(
+            change_id=updated.change_id,
+            product_id=updated.product_id,
+            previous_price=updated.previous_price,
+            price=updated.price,
+            competitor_price=task.competitor_price,
+            reason=task.reason,
+            applied=updated.applied,
+        )
+        order = OrderUpdated(
+            change_id=updated.change_id,
+            product_id=updated.product_id,
+            previous_price=updated.previous_price,
+            price=updated.price,
+            applied=updated.applied,
+        )
+        await asyncio.gather(
+            ctx.publish(config.order_updated, order, key=task.product_id),
+            ctx.publish(config.price_adjustment, adjustment, key=task.product_id),
+        )
+        return updated
+
+    @notify.on(config.order_updated)
+    async def alert_watchers(update: OrderUpdated, ctx: Context) -> None:
+        customers = watchers_to_alert(config.catalog.get(update.product_id), update.previous_price, update.price)
+        notifier = ctx.tools("notifier")
+        message = alert_message(update.product_id, update.previous_price, update.price)
+
+        async def alert(customer: str) -> None:
+            key = alert_key(update.change_id, customer)
+            sent = await notifier.call("notify", customer_id=customer, message=message, idempotency_key=key)
+            alert = CustomerAlert(
+                notification_id=sent["notification_id"],
+                customer_id=customer,
+                product_id=update.product_id,
+                change_id=update.change_id,
+                previous_price=update.previous_price,
+                price=update.price,
+                message=message,
+                duplicate=bool(sent["duplicate"]),
+            )
+            await ctx.publish(config.customer_alert, alert, key=customer)
+
+        await asyncio.gather(*(alert(c) for c in customers))
+
+    return app
+
+
+async def first_applied(inventory: object, task: PriceUpdate) -> PriceUpdated:
+    """The change already applied under ``task.change_id`` with another price: the first one wins."""
+    rows = await inventory.call("list_price_changes", product_id=task.product_id)  # type: ignore[attr-defined]
+    row = next((r for r in rows if r["change_id"] == task.change_id), None)
+    if row is None:
+        raise Reject(f"change {task.change_id} conflicts with an applied change that cannot be found")
+    return PriceUpdated(
+        change_id=task.change_id,
+        product_id=task.product_id,
+        price=float(row["new_price"]),
+        previous_price=float(row["old_price"]),
+        applied=False,
+    )
+
+
+app = build_app()

@@ -1,0 +1,86 @@
+"""The collector's memory of competitor prices, and how a change gets its id.
+
+State is the last price seen on each competitor page (by URL) and how many
+observations of that page were published (``seq``). It lives in memory and is
+rebuilt from ``ecommerce.price-changed.v1`` itself when the collector starts,
+so the log is the only state: a restarted collector publishes neither a change
+it published before nor a "first observation" of a page it already reported.
+
+Ids are deterministic: ``change_id`` is derived from the page URL, ``seq`` and
+both prices. Two collectors that see the same sequence of prices therefore
+publish the same change ids, and everything downstream (the ``update-price``
+task id, ``set_price``'s ``change_id``, the notifier's idempotency keys)
+collapses the duplicates. Two collectors that poll at different moments may see
+different sequences (one sees 10 -> 9 -> 8, the other 10 -> 8); their changes
+then differ and both are acted upon, which ends at the same final price but
+with extra adjustments. So run one collector process; a second one is safe for
+correctness of prices, not for counts. The first observation of a page is
+published too (``previous_price=None``): the competitor listing is new to us.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from agentflux.transport.base import Record
+from examples.ecommerce_pricing.models import PriceChanged
+
+_CHANGE_NAMESPACE = uuid.UUID("6c1e2f0a-8d4b-4a57-9e3c-2b7d5f1a9c40")
+
+
+def change_id(url: str, seq: int, previous: float | None, price: float) -> str:
+    return str(uuid.uuid5(_CHANGE_NAMESPACE, f"{url}|{seq}|{previous}|{price:.2f}"))
+
+
+@dataclass(frozen=True)
+class Seen:
+    price: float
+    seq: int
+
+
+class PriceTracker:
+    """Last seen price per competitor page; turns observations into ``PriceChanged`` events."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Seen] = {}
+        self.loaded = False
+
+    def load(self, records: Iterable[Record]) -> int:
+        """Take the newest observation of each page from the topic's records; returns how many pages."""
+        for record in records:
+            try:
+                event = PriceChanged.model_validate_json(record.value or b"")
+            except ValidationError:
+                continue
+            self.remember(event)
+        self.loaded = True
+        return len(self.seen)
+
+    def observe(self, product_id: str, url: str, price: float, currency: str = "EUR") -> PriceChanged | None:
+        """The event for this observation, or None when the page's price did not change."""
+        last = self.seen.get(url)
+        if last is not None and last.price == price:
+            return None
+        previous = last.price if last is not None else None
+        seq = last.seq + 1 if last is not None else 1
+        return PriceChanged(
+            change_id=change_id(url, seq, previous, price),
+            product_id=product_id,
+            competitor=urlsplit(url).netloc,
+            url=url,
+            previous_price=previous,
+            new_price=price,
+            currency=currency,
+            seq=seq,
+        )
+
+    def remember(self, event: PriceChanged) -> None:
+        """Record a published event (call it once the broker acknowledged the event)."""
+        last = self.seen.get(event.url)
+        if last is None or event.seq > last.seq:
+            self.seen[event.url] = Seen(event.new_price, event.seq)

@@ -1,0 +1,148 @@
+"""The four pricing agents on the in-memory transport, with in-memory stand-ins for the MCP servers."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agentflux import ToolError
+from agentflux.testing import TestApp
+from examples.ecommerce_pricing.app import ANALYSIS, NOTIFY, ORDER_UPDATE, build_app
+from examples.ecommerce_pricing.config import PricingConfig
+from examples.ecommerce_pricing.feed import competitor_prices, scripted_changes
+from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged, PriceDecided, PriceUpdate
+from examples.ecommerce_pricing.outcomes import predict, seed_inventory
+
+pytestmark = pytest.mark.asyncio
+SITE = "http://rival.test"
+
+
+class FakeShop:
+    """The scraper, inventory-db and notifier servers in memory, with the same idempotency rules."""
+
+    def __init__(self) -> None:
+        self.competitor = competitor_prices()
+        self.stock = {pid: s.available for pid, s in seed_inventory().items()}
+        self.prices = {pid: s.price for pid, s in seed_inventory().items()}
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.outbox: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    def handle(self, name: str, meta: dict[str, str] | None = None) -> "FakeHandle":
+        return FakeHandle(self, name)
+
+    def scrape_product(self, url: str) -> dict[str, Any]:
+        product_id = url.rsplit("/", 1)[1]
+        return {"product_id": product_id, "price": self.competitor[product_id], "currency": "EUR", "url": url}
+
+    def get_inventory(self, product_id: str) -> dict[str, Any]:
+        if product_id not in self.stock:
+            raise ToolError("inventory-db", "get_inventory", f"unknown product {product_id!r}", transient=False)
+        return {"product_id": product_id, "available": self.stock[product_id], "price": self.prices[product_id]}
+
+    def set_price(self, product_id: str, price: float, change_id: str) -> dict[str, Any]:
+        prior = self.changes.get(change_id)
+        if prior is not None:
+            if prior["new_price"] != price:
+                raise ToolError("inventory-db", "set_price", f"change {change_id!r} was already applied with a "
+                                "different price or product", transient=False)  # fmt: skip
+            return {"applied": False, "previous_price": prior["old_price"], "price": self.prices[product_id]}
+        self.changes[change_id] = {"change_id": change_id, "old_price": self.prices[product_id], "new_price": price}
+        previous, self.prices[product_id] = self.prices[product_id], price
+        return {"applied": True, "previous_price": previous, "price": price}
+
+    def list_price_changes(self, product_id: str) -> list[dict[str, Any]]:
+        return list(self.changes.values())
+
+    def notify(self, customer_id: str, message: str, idempotency_key: str) -> dict[str, Any]:
+        if idempotency_key in self.outbox:
+            return {"notification_id": self.outbox[idempotency_key]["id"], "duplicate": True}
+        self.outbox[idempotency_key] = {"id": f"n{len(self.outbox)}", "customer_id": customer_id, "message": message}
+        return {"notification_id": self.outbox[idempotency_key]["id"], "duplicate": False}
+
+
+class FakeHandle:
+    def __init__(self, shop: FakeShop, server: str) -> None:
+        self.shop, self.server = shop, server
+
+    async def call(self, tool: str, /, **arguments: Any) -> Any:
+        self.shop.calls.append(f"{self.server}.{tool}")
+        await asyncio.sleep(0)
+        return getattr(self.shop, tool)(**arguments)
+
+
+async def wait_for(check: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def test_competitor_changes_flow_to_prices_and_alerts_as_the_rules_predict() -> None:
+    config = PricingConfig(site_url=SITE, poll_seconds=0.01)
+    shop = FakeShop()
+    async with TestApp(build_app(config), tools=shop) as t:
+        changed = lambda: t.published(config.price_changed, PriceChanged)  # noqa: E731
+        await wait_for(lambda: len(changed()) == 5)  # the first sighting of every page
+        for n, change in enumerate(scripted_changes(12, seed=11)):
+            shop.competitor[change.product_id] = change.price
+            await wait_for(lambda n=n: len(changed()) == 6 + n)  # one event per change, none merged
+        await t.drain()
+        events = changed()
+        expected = predict(events, config.catalog)
+        assert shop.prices == expected.prices
+        applied = {(c, shop.changes[c]["old_price"], shop.changes[c]["new_price"]) for c in shop.changes}
+        assert applied == {(c, old, new) for c, _, old, new in expected.price_changes}  # products run concurrently
+        assert set(shop.outbox) == expected.alerts
+        decided = t.published(config.price_decided, PriceDecided)
+        assert {d.change_id: (d.action, d.price) for d in decided} == {
+            c: (d.action, d.price) for c, d in expected.decisions.items()
+        }
+        assert len(t.published(config.price_adjustment, PriceAdjustment)) == expected.adjustments
+        # Every alert carries the correlation id of the price change that caused it.
+        sources = zip(events, t.envelopes(config.price_changed), strict=True)
+        by_change = {e.change_id: env.correlation_id for e, env in sources}
+        alerts = zip(t.published(config.customer_alert, CustomerAlert), t.envelopes(config.customer_alert), strict=True)
+        assert all(env.correlation_id == by_change[a.change_id] for a, env in alerts)
+        assert not t.dead_letters()
+
+
+async def test_a_redelivered_change_is_applied_and_announced_once() -> None:
+    config = PricingConfig(site_url=SITE)
+    shop = FakeShop()
+    event = PriceChanged(
+        change_id="c-1", product_id="SKU-1001", competitor="rival", url=f"{SITE}/products/SKU-1001",
+        previous_price=84.95, new_price=79.0, seq=2,
+    )  # fmt: skip
+    async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=shop) as t:
+        for _ in range(3):  # a redelivery, or a second collector that saw the same change
+            await t.publish(config.price_changed, event, key=event.product_id)
+        await t.drain()
+    assert shop.calls.count("inventory-db.set_price") == 1  # repeats were answered from the task store
+    assert shop.prices["SKU-1001"] == 78.21 and len(shop.changes) == 1
+    assert len(shop.outbox) == 3  # SKU-1001 has three watchers
+    assert len(t.published(config.customer_alert)) == 3
+    assert len(t.published(config.price_decided)) == 3  # the audit trail shows each delivery
+
+
+async def test_the_first_applied_price_of_a_change_wins() -> None:
+    config = PricingConfig(site_url=SITE)
+    shop = FakeShop()
+    async with TestApp(build_app(config), agents=[ORDER_UPDATE], tools=shop) as t:
+        first = await t.delegate(config.skill, PriceUpdate(change_id="c-9", product_id="SKU-1002", price=12.0))
+        # The same change decided differently later (an LLM, or a changed stock level) under a new task id.
+        again = await t.delegate(config.skill, PriceUpdate(change_id="c-9", product_id="SKU-1002", price=12.5))
+    assert (first.applied, first.price, first.previous_price) == (True, 12.0, 14.5)
+    assert (again.applied, again.price, again.previous_price) == (False, 12.0, 14.5)
+    assert shop.prices["SKU-1002"] == 12.0
+
+
+async def test_a_product_outside_the_catalog_is_dead_lettered() -> None:
+    config = PricingConfig(site_url=SITE)
+    event = PriceChanged(
+        change_id="c-2", product_id="SKU-9999", competitor="rival", url=f"{SITE}/products/SKU-9999",
+        previous_price=None, new_price=5.0, seq=1,
+    )  # fmt: skip
+    async with TestApp(build_app(config), agents=[ANALYSIS], tools=FakeShop()) as t:
+        await t.publish(config.price_changed, event, key=event.product_id)
+        await t.drain()
+        assert "not in our catalog" in t.dead_letters()[0].info["error_message"]
