@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from agentflux.cli.a2a_cmds import discovery_plugins
 from agentflux.cli.loading import load_object
 from agentflux.mcp.app_tools import tool_pool_for
 from agentflux.runtime.declarations import AgentApp
@@ -39,6 +40,7 @@ def run(
     configure_logging(log_level)
     app = load_object(app_ref, AgentApp)
     tools = tool_pool_for(app)
-    runner = AppRunner(app, kafka_transport(app, instance_id=instance_id), agents=agent, tools=tools)
+    transport = kafka_transport(app, instance_id=instance_id)
+    runner = AppRunner(app, transport, agents=agent, tools=tools, plugins=discovery_plugins())
     typer.echo(f"agentflux: running {[a.name for a in runner.agents]} (pid {os.getpid()})", err=True)
     asyncio.run(runner.run_until_signalled())

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import TopicSpec, reserved_specs
@@ -36,6 +36,19 @@ def kafka_transport(app: AgentApp, *, instance_id: str | None = None) -> Transpo
     return KafkaTransport(settings, consumer_extra=extra)
 
 
+class RunnerPlugin(Protocol):
+    """Something that runs beside the agents, such as A2A discovery (``agentflux.a2a.Discovery``).
+
+    ``start(runner)`` is called once every consumer has been started (it may
+    replace ``runner.services.requester``); ``stop()`` is called first thing in
+    ``AppRunner.stop()``, before the consumers stop, in reverse order.
+    """
+
+    async def start(self, runner: AppRunner) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class AppRunner:
     """Runs some or all agents of an app in this process.
 
@@ -53,8 +66,10 @@ class AppRunner:
         agents: Iterable[str] | None = None,
         tools: ToolProvider | None = None,
         grace: float = 30.0,
+        plugins: Iterable[RunnerPlugin] = (),
     ) -> None:
         self.app = app
+        self.plugins = list(plugins)
         self.agents: list[Agent] = app.select(agents)
         self.transport = transport
         self.services = Services(Publisher(transport, app.topic_spec), tools)
@@ -92,6 +107,8 @@ class AppRunner:
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}"))
+        for plugin in self.plugins:
+            await plugin.start(self)
         log.info("started agents %s", [a.name for a in self.agents])
 
     async def wait(self) -> None:
@@ -101,6 +118,11 @@ class AppRunner:
         await asyncio.gather(*self._tasks)
 
     async def stop(self) -> None:
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.stop()
+            except Exception:
+                log.exception("stopping plugin %r failed", plugin)
         for consumer in self.consumers:
             consumer.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

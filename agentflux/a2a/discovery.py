@@ -1,0 +1,189 @@
+"""Discovery over Kafka for running agents: publish cards with a heartbeat, delegate by registry.
+
+``Discovery`` is a runner plugin (``AppRunner(..., plugins=[Discovery()])``;
+``agentflux run`` adds it when the a2a extra is installed). Once the agents
+run it
+
+* publishes the card of each agent with skills to ``agent.cards.v1`` and
+  again every ``interval`` seconds, each record valid for ``ttl`` seconds
+  (``CardPublisher``); on stop it publishes the cards as expired;
+* starts a ``CardRegistry`` and registers the remote agents of ``remote_urls``;
+* makes ``ctx.delegate`` registry-aware (``DiscoveringRequester``): a skill no
+  live agent offers fails at once with ``UnknownSkill``; a skill a remote HTTP
+  agent offers runs there; anything else goes over Kafka as before. An agent
+  that starts later is used as soon as its card arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from a2a.types import AgentCard
+
+from agentflux.a2a.cards import build_card, card_to_json
+from agentflux.a2a.registry import EXPIRES_HEADER, INSTANCE_HEADER, CardRegistry
+from agentflux.a2a.remote import RemoteSkills, fetch_card
+from agentflux.a2a.signing import TrustPolicy, signer_from_env, trust_from_env
+from agentflux.contract.codec import encode
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import UnknownSkill
+from agentflux.contract.topics import CARDS_TOPIC
+from agentflux.runtime.delegation import Requester, SkillLookup, outcome
+from agentflux.transport.base import Transport
+
+if TYPE_CHECKING:
+    from agentflux.runtime.runner import AppRunner
+
+log = logging.getLogger("agentflux.a2a")
+CARD_TYPE = "agent.card"
+
+
+class CardPublisher:
+    """Publishes cards now and every ``interval`` seconds; ``stop`` marks them expired."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        cards: Sequence[AgentCard],
+        *,
+        interval: float = 10.0,
+        ttl: float | None = None,
+        instance: str | None = None,
+        signer: Callable[[AgentCard], AgentCard] | None = None,
+        registry: CardRegistry | None = None,
+    ) -> None:
+        self._transport = transport
+        self.cards = [signer(c) if signer else c for c in cards]
+        self.interval = interval
+        self.ttl = ttl if ttl is not None else 3 * interval
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._registry = registry
+        self._loop: asyncio.Task[None] | None = None
+
+    async def publish(self, *, expires_ms: int | None = None) -> None:
+        expires = expires_ms if expires_ms is not None else int((time.time() + self.ttl) * 1000)
+        for card in self.cards:
+            envelope = Envelope.new(source=self.instance, type=CARD_TYPE)
+            headers = [
+                *envelope.to_headers(),
+                (INSTANCE_HEADER, self.instance.encode()),
+                (EXPIRES_HEADER, str(expires).encode()),
+            ]
+            await self._transport.publish(
+                CARDS_TOPIC, encode(card_to_json(card)), key=card.name.encode(), headers=headers
+            )
+            if self._registry is not None:
+                self._registry.add(card, self.instance, expires)
+
+    async def start(self) -> None:
+        await self.publish()
+        self._loop = asyncio.create_task(self._beat(), name="agentflux-card-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.publish()
+            except Exception:  # the next beat tries again; the cards expire only after ttl
+                log.exception("publishing the agent cards failed")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+            with contextlib.suppress(Exception):
+                await self.publish(expires_ms=int(time.time() * 1000))
+
+
+class DiscoveringRequester(Requester):
+    """A ``Requester`` that asks the registry first (see the module docstring)."""
+
+    def __init__(self, transport: Transport, registry: CardRegistry, *, lookup: SkillLookup | None = None) -> None:
+        super().__init__(transport, lookup=lookup)
+        self.registry = registry
+        self._skill_lookup = lookup or (lambda _skill: None)
+        self._remote: RemoteSkills | None = None
+
+    async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
+        offering = self.registry.offering(skill)
+        if not offering:
+            known = sorted({s for x in self.registry.listings().values() for s in x.skills})
+            raise UnknownSkill(f"no live agent offers skill {skill!r}; live skills: {known}")
+        first = offering[0]
+        if first.url is None:
+            return await super().delegate(skill, payload, envelope=envelope, timeout=timeout)
+        if self._remote is None:
+            self._remote = RemoteSkills()
+        declared = self._skill_lookup(skill)
+        result = await self._remote.delegate(
+            first.card, skill, payload, correlation_id=envelope.correlation_id, timeout=timeout
+        )
+        if declared is None:
+            return result
+        from agentflux.contract.tasks import TaskState, TaskStatus
+
+        done = TaskState(
+            task_id=envelope.task_id or envelope.id,
+            skill=skill,
+            state=TaskStatus.COMPLETED,
+            correlation_id=envelope.correlation_id,
+            result=result,
+        )
+        return outcome(skill, declared, done)
+
+    async def close(self) -> None:
+        if self._remote is not None:
+            await self._remote.close()
+        await super().close()
+
+
+class Discovery:
+    """The runner plugin (see the module docstring). One per runner."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = 10.0,
+        ttl: float | None = None,
+        remote_urls: Iterable[str] = (),
+        trust: TrustPolicy | None = None,
+        signer: Callable[[AgentCard], AgentCard] | None = None,
+        gateway_url: str | None = None,
+    ) -> None:
+        self.interval, self.ttl = interval, ttl
+        self.remote_urls = list(remote_urls)
+        self.trust = trust if trust is not None else trust_from_env()
+        self.signer = signer if signer is not None else signer_from_env()
+        self.gateway_url = gateway_url or os.environ.get("AGENTFLUX_GATEWAY_URL")
+        self.registry: CardRegistry | None = None
+        self.publisher: CardPublisher | None = None
+
+    async def start(self, runner: AppRunner) -> None:
+        transport = runner.transport
+        self.registry = registry = CardRegistry(transport, trust=self.trust)
+        await registry.start()
+        for url in self.remote_urls:
+            await registry.add_remote(url, await fetch_card(url, trust=self.trust))
+        cards = [build_card(a, gateway_url=self.gateway_url) for a in runner.agents if a.skills]
+        self.publisher = CardPublisher(
+            transport, cards, interval=self.interval, ttl=self.ttl, signer=self.signer, registry=registry
+        )
+        await self.publisher.start()
+        previous = runner.services.requester
+        runner.services.requester = DiscoveringRequester(transport, registry, lookup=runner.app.find_skill)
+        if previous is not None:
+            await previous.close()
+
+    async def stop(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.stop()
+        if self.registry is not None:
+            await self.registry.close()

@@ -1,0 +1,155 @@
+"""``agentflux cards list | show NAME`` and ``agentflux gateway``: A2A cards and the HTTP gateway.
+
+Both read the live cards on ``agent.cards.v1`` by default; ``--app module:app``
+takes them from an app's declarations instead. Needs the ``a2a`` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentflux.cli.loading import load_object
+from agentflux.contract.errors import ConfigError
+from agentflux.runtime.declarations import AgentApp
+from agentflux.transport.kafka import KafkaTransport
+from agentflux.transport.settings import KafkaSettings
+
+cards = typer.Typer(no_args_is_help=True, help="Show A2A Agent Cards: live ones from Kafka, or an app's.")
+_out = Console()
+_err = Console(stderr=True)
+Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
+AppRef = Annotated[str | None, typer.Option("--app", help="Cards from this app's declarations (module:attribute)")]
+
+
+def _a2a() -> Any:
+    try:
+        import agentflux.a2a as a2a
+    except ImportError as exc:
+        raise ConfigError(f"{exc}") from exc
+    return a2a
+
+
+def _declared(app_ref: str, bootstrap: str | None) -> list[Any]:
+    app = load_object(app_ref, AgentApp)
+    return list(_a2a().build_cards(app, bootstrap_servers=bootstrap or app.bootstrap_servers))
+
+
+def _live(bootstrap: str | None) -> dict[str, Any]:
+    a2a = _a2a()
+
+    async def read() -> dict[str, Any]:
+        transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
+        await transport.start()
+        registry = a2a.CardRegistry(transport)
+        try:
+            await registry.start()
+            return {"listings": registry.listings(), "refused": registry.refused}
+        finally:
+            await registry.close()
+            await transport.close()
+
+    with _err.status("reading agent.cards.v1 ..."):
+        return asyncio.run(read())
+
+
+@cards.command("list")
+def list_(app: AppRef = None, bootstrap: Bootstrap = None) -> None:
+    """List agents and their skills (live status and heartbeat expiry for cards from Kafka)."""
+    table = Table("agent", "skills", "status", "interfaces")
+    if app:
+        for card in _declared(app, bootstrap):
+            table.add_row(card.name, ", ".join(s.id for s in card.skills), "declared", _bindings(card))
+    else:
+        found = _live(bootstrap)
+        now = int(time.time() * 1000)
+        for name, listing in sorted(found["listings"].items()):
+            expires = max(listing.instances.values(), default=0)
+            status = "live" if listing.live(now) else f"gone {(now - expires) / 1000:.0f}s"
+            table.add_row(name, ", ".join(listing.skills), status, _bindings(listing.card))
+        for name, reason in found["refused"].items():
+            table.add_row(name, "", f"refused: {reason}", "")
+    _out.print(table)
+
+
+def _bindings(card: Any) -> str:
+    return ", ".join(i.protocol_binding for i in card.supported_interfaces)
+
+
+@cards.command()
+def show(
+    name: Annotated[str, typer.Argument(help="The agent")], app: AppRef = None, bootstrap: Bootstrap = None
+) -> None:
+    """Print one agent's card as JSON."""
+    from agentflux.a2a.cards import card_to_json
+
+    if app:
+        found = {c.name: c for c in _declared(app, bootstrap)}
+    else:
+        found = {n: x.card for n, x in _live(bootstrap)["listings"].items()}
+    if name not in found:
+        raise ConfigError(f"no card for agent {name!r}; known: {sorted(found)}")
+    _out.print_json(json.dumps(card_to_json(found[name])))
+
+
+def gateway(
+    app_ref: Annotated[str | None, typer.Argument(help="Serve this app's agents (default: every live agent)")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    public_url: Annotated[str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")] = None,
+    bootstrap: Bootstrap = None,
+    log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
+) -> None:
+    """Serve agents over A2A (JSON-RPC and HTTP+JSON) at http://HOST:PORT/agents/{name}."""
+    import uvicorn
+
+    from agentflux.a2a.signing import signer_from_env, trust_from_env
+    from agentflux.cli.run_cmd import configure_logging
+
+    a2a = _a2a()
+    configure_logging(log_level)
+    settings = KafkaSettings.resolve(bootstrap)
+
+    async def serve() -> None:
+        transport = KafkaTransport(settings)
+        await transport.start()
+        registry = None
+        if app_ref:
+            source: Any = a2a.AppCards(load_object(app_ref, AgentApp))
+        else:
+            source = registry = a2a.CardRegistry(transport, trust=trust_from_env())
+            await registry.start()
+        url = public_url or f"http://{host}:{port}"
+        gw = a2a.Gateway(
+            transport, source, public_url=url, bootstrap_servers=settings.bootstrap_servers, signer=signer_from_env()
+        )
+        _err.print(f"agentflux gateway: serving {source.names()} at {url}/agents/{{name}}")
+        try:
+            config = uvicorn.Config(gw, host=host, port=port, log_level=log_level.lower(), lifespan="on")
+            await uvicorn.Server(config).serve()
+        finally:
+            if registry is not None:
+                await registry.close()
+            await transport.close()
+
+    asyncio.run(serve())
+
+
+def discovery_plugins() -> list[Any]:
+    """The runner plugins ``agentflux run`` adds: A2A discovery when the a2a extra is installed."""
+    try:
+        from agentflux.a2a.discovery import Discovery
+    except ImportError:
+        return []
+    return [Discovery()]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cards, name="cards")
+    app.command()(gateway)
