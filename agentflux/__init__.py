@@ -18,22 +18,27 @@ from agentflux.contract.errors import (
     Retry,
     TaskError,
     TaskFailed,
+    TaskRejected,
     TaskTimeout,
     ToolError,
     TopicNameError,
     TransportError,
     UnknownSkill,
 )
+from agentflux.contract.tasks import TaskState, TaskStatus
 from agentflux.contract.topics import TopicSpec
+from agentflux.patterns.client import AgentClient
 from agentflux.runtime.context import Context
 from agentflux.runtime.declarations import Agent, AgentApp, Handler
 from agentflux.runtime.retry import RetryPolicy
 from agentflux.runtime.runner import AppRunner
+from agentflux.runtime.skills import Skill
 from agentflux.transport.settings import KafkaSettings
 
 __all__ = [
     "Agent",
     "AgentApp",
+    "AgentClient",
     "AgentfluxError",
     "AppRunner",
     "BrokerUnavailable",
@@ -51,8 +56,12 @@ __all__ = [
     "Reject",
     "Retry",
     "RetryPolicy",
+    "Skill",
     "TaskError",
     "TaskFailed",
+    "TaskRejected",
+    "TaskState",
+    "TaskStatus",
     "TaskTimeout",
     "ToolError",
     "TopicNameError",

@@ -21,7 +21,8 @@ from typing import Any
 
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.topics import DEAD_LETTER_TOPIC, event_type
+from agentflux.contract.tasks import TaskState
+from agentflux.contract.topics import DEAD_LETTER_TOPIC, TASKS_TOPIC, event_type, task_requests_topic
 from agentflux.runtime.context import ToolProvider
 from agentflux.runtime.deadletter import DeadLetter
 from agentflux.runtime.declarations import AgentApp
@@ -64,6 +65,27 @@ class TestApp:
         """Publish as an outside producer would, with a fresh envelope."""
         envelope = Envelope.new(source="test", type=event_type(topic), correlation_id=correlation_id)
         return await self.runner.services.publisher.publish(topic, payload, envelope=envelope, key=key)
+
+    async def delegate(
+        self,
+        skill: str,
+        input: object,
+        *,
+        timeout: float = 5.0,
+        correlation_id: str | None = None,
+        task_id: str | None = None,
+    ) -> Any:
+        """Delegate as an outside client would (``AgentClient.delegate``), through the app's requester."""
+        requester = self.runner.services.requester
+        assert requester is not None
+        envelope = Envelope.new(source="test", type=task_requests_topic(skill), correlation_id=correlation_id)
+        envelope = envelope.with_(task_id=task_id or envelope.id)
+        return await requester.delegate(skill, input, envelope=envelope, timeout=timeout)
+
+    def task_states(self, task_id: str | None = None) -> list[TaskState]:
+        """Every state record on ``agent.tasks.v1`` (of one task, if given), oldest first."""
+        states = [TaskState.model_validate_json(r.value or b"") for r in self.records(TASKS_TOPIC)]
+        return [s for s in states if task_id is None or s.task_id == task_id]
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until every consumer has committed everything there is to read."""

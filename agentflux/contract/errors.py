@@ -23,6 +23,7 @@ httpx, mcp) are translated at the boundary with ``raise ... from exc``.
     ├── ToolError                           an MCP tool call failed
     ├── TaskError                           a delegated task did not produce a result
     │   ├── TaskFailed                      the worker reported an error
+    │   │   └── TaskRejected                the worker refused the task without running it
     │   ├── TaskTimeout                     no result within the timeout
     │   └── UnknownSkill                    nobody offers the skill
     └── LifecycleError (RuntimeError)       an object used before start or after close
@@ -136,6 +137,10 @@ class TaskFailed(TaskError):
         self.task_id = task_id
         self.error_type = error_type
         self.error = error
+
+
+class TaskRejected(TaskFailed):
+    """The worker refused the task without running it (its input did not match the skill's model)."""
 
 
 class TaskTimeout(TaskError, TimeoutError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
-from agentflux.contract.topics import event_type
+from agentflux.contract.topics import event_type, task_requests_topic
+from agentflux.runtime.delegation import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
 from agentflux.runtime.publisher import Publisher
 from agentflux.transport.base import Ack, Record
 
@@ -26,6 +28,7 @@ class Services:
     publisher: Publisher
     tools: ToolProvider | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
+    requester: Requester | None = None
 
 
 class Context:
@@ -35,7 +38,7 @@ class Context:
     correlation id, names this record as its cause, and continues its trace.
     """
 
-    __slots__ = ("agent", "attempt", "envelope", "log", "record", "services")
+    __slots__ = ("_delegations", "agent", "attempt", "envelope", "log", "record", "services")
 
     def __init__(self, *, agent: str, envelope: Envelope, record: Record, services: Services, attempt: int = 1) -> None:
         self.agent = agent
@@ -46,6 +49,7 @@ class Context:
         self.log = logging.LoggerAdapter(
             logging.getLogger(f"agentflux.agent.{agent}"), {"correlation_id": envelope.correlation_id}
         )
+        self._delegations = 0
 
     @property
     def message_id(self) -> str:
@@ -72,6 +76,11 @@ class Context:
     def topic(self) -> str:
         return self.record.topic
 
+    @property
+    def task_id(self) -> str | None:
+        """The task a skill handler is running (stable across redeliveries); None in event handlers."""
+        return self.envelope.task_id
+
     def caused_envelope(self, topic: str, **extra: str | None) -> Envelope:
         """The envelope for a message this record causes on ``topic``."""
         return self.envelope.caused(source=self.agent, type=event_type(topic), **extra)
@@ -80,6 +89,27 @@ class Context:
         """Publish ``payload`` to ``topic`` and wait until the broker acknowledged it."""
         envelope = self.caused_envelope(topic)
         return await self.services.publisher.publish(topic, payload, envelope=envelope, key=key)
+
+    async def delegate(
+        self, skill: str, input: object, *, timeout: float = DEFAULT_TIMEOUT, task_id: str | None = None
+    ) -> Any:
+        """Run ``skill`` wherever it is offered and return its result (see ``agentflux.runtime.delegation``).
+
+        Returns the skill's output model when the skill is declared in this app,
+        else the result as JSON (a dict). Raises ``TaskFailed`` (the worker's
+        error), ``TaskRejected`` (bad input), ``TaskTimeout`` or ``UnknownSkill``.
+        The task carries this record's correlation id and trace context.
+        """
+        if self.services.requester is None:
+            raise ConfigError("delegation needs a runner: run the app with AppRunner, `agentflux run` or TestApp")
+        self._delegations += 1
+        task_id = task_id or derived_task_id(self.message_id, self.attempt, self._delegations)
+        envelope = self.caused_envelope(task_requests_topic(skill), task_id=task_id)
+        return await self.services.requester.delegate(skill, input, envelope=envelope, timeout=timeout)
+
+    async def gather(self, *delegations: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+        """Fan out and in: ``await ctx.gather(ctx.delegate(a, x), ctx.delegate(b, y))`` (see ``gather``)."""
+        return await gather(*delegations, return_exceptions=return_exceptions)
 
     def tools(self, server: str) -> Any:
         """A handle on the MCP server ``server``: ``await ctx.tools(name).call(tool, **args)``."""

@@ -17,6 +17,7 @@ from agentflux.contract.codec import PayloadType, check_payload_type
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
 from agentflux.runtime.retry import RetryPolicy
+from agentflux.runtime.skills import Skill, SkillFn, skill_models
 
 if TYPE_CHECKING:
     from agentflux.runtime.context import Context
@@ -60,6 +61,7 @@ class Agent:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     publishes: tuple[str, ...] = ()
     handlers: list[Handler] = field(default_factory=list)
+    skills: list[Skill] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         validate_skill_id(self.name)
@@ -89,6 +91,40 @@ class Agent:
     @property
     def topics(self) -> list[str]:
         return [h.topic for h in self.handlers]
+
+    def skill(
+        self,
+        skill_id: str,
+        *,
+        description: str = "",
+        name: str = "",
+        tags: Iterable[str] = (),
+        retry: RetryPolicy | None = None,
+    ) -> Callable[[SkillFn], Skill]:
+        """Offer the decorated task handler as ``skill_id`` (see ``Skill`` for its contract)."""
+        validate_skill_id(skill_id)
+        owner = self.app.find_skill(skill_id)
+        if owner is not None:
+            raise ConfigError(f"skill {skill_id!r} is already offered by agent {owner.agent.name!r} in this app")
+
+        def register(fn: SkillFn) -> Skill:
+            input_model, output_model = skill_models(fn, skill_id)
+            declared = Skill(
+                self, skill_id, fn, input_model, output_model, description, name, tuple(tags), retry or self.retry
+            )
+            self.skills.append(declared)
+            return declared
+
+        return register
+
+    @property
+    def task_group_id(self) -> str:
+        """The consumer group every process of this agent joins for its skills' requests."""
+        return f"{self.app.name}.{self.name}.tasks"
+
+    def skill_for(self, topic: str) -> Skill | None:
+        """The skill whose request topic is ``topic``."""
+        return next((s for s in self.skills if s.request_topic == topic), None)
 
     def handler_for(self, topic: str) -> Handler | None:
         return next((h for h in self.handlers if h.topic == topic), None)
@@ -141,6 +177,10 @@ class AgentApp:
     def topic_spec(self, name: str) -> TopicSpec:
         """The declared spec for ``name``, or the app's default one."""
         return self.topics.get(name) or TopicSpec(name, partitions=self.default_partitions)
+
+    def find_skill(self, skill_id: str) -> Skill | None:
+        """The skill ``skill_id`` if an agent of this app offers it."""
+        return next((s for a in self.agents.values() for s in a.skills if s.id == skill_id), None)
 
     def select(self, names: Iterable[str] | None) -> list[Agent]:
         """The agents to run: all of them, or the named ones (unknown names are an error)."""

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from agentflux.runtime.offsets import OffsetTracker
-from agentflux.transport.base import Consumer, Record, TopicPartition, Transport
+from agentflux.transport.base import AssignCallback, Consumer, Record, TopicPartition, Transport
 
 log = logging.getLogger("agentflux.runtime")
 
@@ -42,8 +42,10 @@ class KeyOrderedConsumer:
         commit_interval: float = 0.2,
         revoke_grace: float = 5.0,
         grace: float = 30.0,
+        on_assigned: AssignCallback | None = None,
     ) -> None:
         self.group_id = group_id
+        self._assign_hook = on_assigned  # runs before any record of the new partitions is dispatched
         self._transport = transport
         self._topics = list(topics)
         self._process = process
@@ -66,6 +68,8 @@ class KeyOrderedConsumer:
         return list(self._generation)
 
     async def _on_assigned(self, tps: list[TopicPartition]) -> None:
+        if self._assign_hook is not None:
+            await self._assign_hook(tps)
         for tp in tps:
             self._generation[tp] = self._generation.get(tp, 0) + 1
         log.info("%s: assigned %s", self.group_id, _fmt(tps))

@@ -13,9 +13,11 @@ from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import TopicSpec, reserved_specs
 from agentflux.runtime.context import Services, ToolProvider
 from agentflux.runtime.declarations import Agent, AgentApp
+from agentflux.runtime.delegation import Requester
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import EventProcessor
 from agentflux.runtime.publisher import Publisher
+from agentflux.runtime.task_worker import skill_topic_specs, task_consumer
 from agentflux.transport.base import Transport
 
 log = logging.getLogger("agentflux.runtime")
@@ -72,7 +74,9 @@ class AppRunner:
         self.plugins = list(plugins)
         self.agents: list[Agent] = app.select(agents)
         self.transport = transport
-        self.services = Services(Publisher(transport, app.topic_spec), tools)
+        self.services = Services(
+            Publisher(transport, app.topic_spec), tools, requester=Requester(transport, lookup=app.find_skill)
+        )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,6 +87,7 @@ class AppRunner:
         return [
             *reserved_specs(self.app.default_partitions),
             *(self.app.topic_spec(n) for n in sorted(names)),
+            *skill_topic_specs(self.app),
         ]
 
     async def start(self) -> None:
@@ -109,6 +114,11 @@ class AppRunner:
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}"))
         for plugin in self.plugins:
             await plugin.start(self)
+        for agent in (a for a in self.agents if a.skills):
+            grace, limit = self.grace, self.app.max_message_bytes
+            consumer = task_consumer(agent, self.services, max_message_bytes=limit, grace=grace)
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}:tasks"))
         log.info("started agents %s", [a.name for a in self.agents])
 
     async def wait(self) -> None:
@@ -130,6 +140,8 @@ class AppRunner:
         tools_close = getattr(self.services.tools, "close", None)
         if tools_close is not None:
             await tools_close()
+        if self.services.requester is not None:
+            await self.services.requester.close()
         await self.transport.close()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

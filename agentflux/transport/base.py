@@ -13,6 +13,11 @@ Contract for implementers:
 * Rebalance callbacks run inside ``poll``. ``on_revoked`` returns the offsets
   to commit for the revoked partitions; the transport commits them before it
   gives the partitions away.
+* ``publish(..., partition=n)`` writes to partition ``n`` instead of the one
+  the key selects (request-reply: the requester names its reply partition).
+* A ``Tail`` reads partitions chosen by the caller from offsets chosen by the
+  caller, outside any consumer group, and commits nothing. Like a
+  ``Consumer`` it is driven by one task at a time.
 """
 
 from __future__ import annotations
@@ -79,11 +84,45 @@ class Consumer(Protocol):
     async def close(self) -> None: ...
 
 
+class Tail(Protocol):
+    async def partition_count(self, topic: str) -> int:
+        """How many partitions ``topic`` has; 0 when it does not exist."""
+        ...
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next record of each partition will get."""
+        ...
+
+    async def offsets_at(self, partitions: Sequence[TopicPartition], timestamp_ms: int) -> dict[TopicPartition, int]:
+        """The first offset with a timestamp at or after ``timestamp_ms``, or the end offset."""
+        ...
+
+    async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Start reading these partitions (in addition to those already read) at these offsets."""
+        ...
+
+    async def poll(self, max_records: int, timeout: float) -> list[Record]: ...
+
+    async def read_range(
+        self, start: Mapping[TopicPartition, int], end: Mapping[TopicPartition, int], timeout: float = 30.0
+    ) -> list[Record]:
+        """Every record from ``start`` up to (not including) ``end``, per partition."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Transport(Protocol):
     async def start(self) -> None: ...
 
     async def publish(
-        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> Ack: ...
 
     def consumer(
@@ -99,5 +138,7 @@ class Transport(Protocol):
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None: ...
 
     async def read_all(self, topic: str) -> list[Record]: ...
+
+    def tail(self) -> Tail: ...
 
     async def close(self) -> None: ...

@@ -16,6 +16,7 @@ from agentflux.transport.base import Ack, AssignCallback, Headers, Record, Revok
 from agentflux.transport.kafka_consumer import KafkaConsumer
 from agentflux.transport.kafka_producer import AsyncProducer
 from agentflux.transport.kafka_reader import read_topic
+from agentflux.transport.kafka_tail import KafkaTail
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -43,9 +44,19 @@ class KafkaTransport:
         return self._producer
 
     async def publish(
-        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> Ack:
-        return await self._require_producer().publish(topic, value, key=key, headers=headers)
+        return await self._require_producer().publish(topic, value, key=key, headers=headers, partition=partition)
+
+    def tail(self) -> KafkaTail:
+        """A group-less reader with manual assignment (reply listening, state restores)."""
+        return KafkaTail(self.settings)
 
     def consumer(
         self,

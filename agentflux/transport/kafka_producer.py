@@ -42,7 +42,13 @@ class AsyncProducer:
             self._producer.poll(0.05)
 
     async def publish(
-        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> Ack:
         if value is not None and len(value) > self._limit:
             raise MessageTooLarge(
@@ -57,7 +63,12 @@ class AsyncProducer:
 
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                if partition is None:
+                    self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                else:
+                    self._producer.produce(
+                        topic, value, key, partition=partition, headers=headers, on_delivery=on_delivery
+                    )
                 break
             except BufferError:
                 await asyncio.sleep(0.005)  # local queue full: let delivery reports drain it

@@ -14,6 +14,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 
+from agentflux.contract.errors import PublishError
 from agentflux.contract.topics import TopicSpec
 from agentflux.transport.base import (
     Ack,
@@ -23,6 +24,7 @@ from agentflux.transport.base import (
     RevokeCallback,
     TopicPartition,
 )
+from agentflux.transport.memory_tail import MemoryTail
 
 
 class MemoryTransport:
@@ -51,15 +53,28 @@ class MemoryTransport:
         return zlib.crc32(key) % count
 
     async def publish(
-        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> Ack:
         index = self._partition_for(topic, key)
+        if partition is not None:
+            if not 0 <= partition < len(self.topics[topic]):
+                raise PublishError(f"publish to {topic!r} failed: no partition {partition}")
+            index = partition
         log = self.topics[topic][index]
         record = Record(topic, index, len(log), key, value, list(headers or ()), int(time.time() * 1000))
         log.append(record)
         async with self._changed:
             self._changed.notify_all()
         return Ack(topic, index, record.offset)
+
+    def tail(self) -> MemoryTail:
+        return MemoryTail(self)
 
     async def read_all(self, topic: str) -> list[Record]:
         """Every record of ``topic``, partition by partition."""

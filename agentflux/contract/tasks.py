@@ -1,0 +1,108 @@
+"""Task state records and reply addresses: the wire contract of delegation.
+
+Every state change of a task is one ``TaskState`` record on ``agent.tasks.v1``
+(compacted, keyed by task id). Each record is complete, not a delta: after
+compaction the latest record alone tells the whole story, including when the
+task entered every earlier state (``timestamps``). State names are A2A's
+(``submitted``, ``working``, ``completed``, ``failed``, ``canceled``,
+``rejected``); the A2A layer maps them to ``TASK_STATE_*``.
+
+The same model, without ``input``, is the value of a result record on
+``agent.task-results.{skill}``.
+
+A reply address (header ``ce_replyto``) is ``{results topic}/{partition}``,
+for example ``agent.task-results.update-price/3``: the worker publishes the
+result to exactly that partition, which the requester assigned (at its end
+offset) before it sent the request. An address without ``/{partition}`` is
+accepted too; the result is then keyed by task id like any other record.
+Only ``agent.task-results.*`` topics are valid addresses, so a request can
+never make a worker write anywhere its ACLs were not planned for.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentflux.contract.envelope import now_rfc3339
+from agentflux.contract.errors import EnvelopeError
+from agentflux.contract.topics import TASK_RESULTS_PREFIX, TASKS_TOPIC, is_reserved
+
+__all__ = ["TASKS_TOPIC", "TaskErrorInfo", "TaskState", "TaskStatus", "format_reply_to", "parse_reply_to"]
+
+
+class TaskStatus(StrEnum):
+    SUBMITTED = "submitted"
+    WORKING = "working"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.REJECTED}
+
+
+class TaskErrorInfo(BaseModel):
+    """Why a task failed or was rejected: the worker's exception type and message."""
+
+    type: str
+    message: str
+
+
+class TaskState(BaseModel):
+    """One task's state at one moment. ``input`` and ``result`` are JSON values."""
+
+    task_id: str
+    skill: str
+    state: TaskStatus
+    correlation_id: str
+    input: Any = None
+    result: Any = None
+    error: TaskErrorInfo | None = None
+    requester: str | None = None
+    worker: str | None = None
+    attempts: int = 0
+    timestamps: dict[TaskStatus, str] = Field(default_factory=dict)
+    updated_at: str = Field(default_factory=now_rfc3339)
+
+    def advance(self, state: TaskStatus, **changes: Any) -> TaskState:
+        """A copy in ``state`` now, with ``changes`` applied and the transition time recorded."""
+        now = now_rfc3339()
+        return self.model_copy(
+            update={
+                **changes,
+                "state": state,
+                "updated_at": now,
+                "timestamps": {
+                    **self.timestamps,
+                    state: now,
+                },
+            }
+        )
+
+    def as_result(self) -> TaskState:
+        """The record sent to the requester: the state without the (possibly large) input."""
+        return self.model_copy(update={"input": None})
+
+
+def format_reply_to(topic: str, partition: int | None = None) -> str:
+    return topic if partition is None else f"{topic}/{partition}"
+
+
+def parse_reply_to(value: str) -> tuple[str, int | None]:
+    """``(topic, partition)`` from a ``ce_replyto`` value; EnvelopeError if it is not a results address."""
+    topic, sep, part = value.partition("/")
+    if not (topic.startswith(TASK_RESULTS_PREFIX) and is_reserved(topic)):
+        raise EnvelopeError(f"ce_replyto {value!r} is not an agent.task-results.{{skill}} address")
+    if not sep:
+        return topic, None
+    if not part.isdigit():
+        raise EnvelopeError(f"ce_replyto {value!r}: the partition after '/' must be a number")
+    return topic, int(part)

@@ -1,0 +1,140 @@
+"""Delegation: send a task to whichever agent offers a skill, and wait for its outcome.
+
+``Requester.delegate`` validates the input (against the skill's input model
+when the skill is declared in this app), registers for the result, publishes
+the request to ``agent.task-requests.{skill}`` keyed by task id, and waits.
+The outcome is the output model (or a dict for a skill declared elsewhere),
+``TaskFailed`` / ``TaskRejected`` with the worker's error, or ``TaskTimeout``.
+See ``agentflux.runtime.replies`` for how results come back.
+
+Task ids of delegations made by a handler are derived from the handled
+record's message id, its attempt number and the delegation's rank within the
+attempt. A record redelivered after a crash therefore re-sends the same task
+ids, and a worker that already finished one answers with the stored outcome
+instead of running it again (when the input is the same; a different input
+under the same id runs as a new task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agentflux.contract.codec import encode
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import PayloadDecodeError, TaskFailed, TaskRejected, TaskTimeout
+from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus
+from agentflux.contract.topics import task_requests_topic
+from agentflux.runtime.replies import ReplyListener
+from agentflux.runtime.skills import Skill
+from agentflux.transport.base import Transport
+
+SkillLookup = Callable[[str], Skill | None]
+_TASK_NAMESPACE = uuid.UUID("0b7f3c1e-2a47-4d0e-9c55-6a3e1f7d2b90")
+DEFAULT_TIMEOUT = 30.0
+
+
+def derived_task_id(message_id: str, attempt: int, rank: int) -> str:
+    """The id of the ``rank``-th delegation made while handling ``message_id`` (attempt ``attempt``)."""
+    return str(uuid.uuid5(_TASK_NAMESPACE, f"{message_id}/{attempt}/{rank}"))
+
+
+class Requester:
+    """Sends task requests for one process and routes their results back. Safe for concurrent use."""
+
+    def __init__(self, transport: Transport, *, lookup: SkillLookup | None = None, requester_id: str | None = None):
+        self.requester_id = requester_id or uuid.uuid4().hex
+        self._transport = transport
+        self._lookup: SkillLookup = lookup or (lambda _skill: None)
+        self._replies = ReplyListener(transport, self.requester_id)
+
+    async def prepare(self, skills: Iterable[str]) -> None:
+        """Assign the reply partitions of ``skills`` now, so the first delegations need not."""
+        for skill in skills:
+            await self._replies.address(skill)
+
+    async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
+        """Run ``skill`` on ``payload`` and return its result. ``envelope`` carries the task id."""
+        declared = self._lookup(skill)
+        value = encode_input(skill, declared, payload)
+        task_id = envelope.task_id or envelope.id
+        waiting = False
+        try:
+            async with asyncio.timeout(timeout):
+                reply_to = await self._replies.address(skill)
+                result = self._replies.expect(task_id)
+                waiting = True
+                headers = envelope.with_(task_id=task_id, reply_to=reply_to).to_headers()
+                await self._transport.publish(task_requests_topic(skill), value, key=task_id.encode(), headers=headers)
+                state = await result
+        except TimeoutError:
+            if waiting:
+                self._replies.abandon(task_id, skill, f"timed out after {timeout:g}s")
+            raise TaskTimeout(skill, task_id, timeout) from None
+        except BaseException:
+            if waiting:
+                self._replies.abandon(task_id, skill, "was cancelled or failed")
+            raise
+        return outcome(skill, declared, state)
+
+    async def close(self) -> None:
+        await self._replies.close()
+
+
+def encode_input(skill: str, declared: Skill | None, payload: object) -> bytes:
+    """The request value; validated against the input model when the skill is known here."""
+    if declared is None or isinstance(payload, declared.input_model):
+        return encode(payload)
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    try:
+        return encode(declared.input_model.model_validate(data))
+    except ValidationError as exc:
+        raise PayloadDecodeError(
+            f"input for skill {skill!r} does not match {declared.input_model.__name__}: {_brief(exc)}"
+        ) from exc
+
+
+def outcome(skill: str, declared: Skill | None, state: TaskState) -> Any:
+    """The result of a finished task, or the error that says why there is none."""
+    if state.state is TaskStatus.COMPLETED:
+        if declared is None:
+            return state.result
+        try:
+            return declared.output_model.model_validate(state.result)
+        except ValidationError as exc:
+            raise PayloadDecodeError(
+                f"result of task {state.task_id} does not match {declared.output_model.__name__}: {_brief(exc)}"
+            ) from exc
+    error = state.error or TaskErrorInfo(type=f"Task{state.state.capitalize()}", message=f"task {state.state}")
+    if state.state is TaskStatus.REJECTED:
+        raise TaskRejected(skill, state.task_id, error.type, error.message)
+    raise TaskFailed(skill, state.task_id, error.type, error.message)
+
+
+async def gather(*delegations: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+    """Wait for several delegations; results in argument order.
+
+    By default the first error is raised and the other delegations stop
+    waiting (their tasks still run; their late results are logged and
+    dropped). With ``return_exceptions=True`` every outcome is returned, errors
+    as exception objects.
+    """
+    tasks = [asyncio.ensure_future(d) for d in delegations]
+    if return_exceptions:
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _brief(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in errors[:5])

@@ -1,0 +1,231 @@
+"""Serving skills: one task request in, its states and its result out.
+
+For each request the worker records ``submitted`` and ``working`` on
+``agent.tasks.v1``, runs the skill with the agent's retry policy, then sends
+the outcome to the requester's reply address and records it as the task's
+terminal state (``completed``, ``failed`` or ``rejected``). Only then does the
+request count as done, so its offset is committed after the outcome is on the
+broker. A failure is reported, never dead-lettered; a request that cannot be
+read at all (bad headers, not JSON) goes to the dead-letter topic, and the
+requester is told ``rejected`` when its reply address can still be read.
+
+Exactly-once effect: a request whose task already finished (in this process,
+or in the restored ``agent.tasks.v1`` co-partition) is answered with the
+stored outcome; the handler does not run again. The remaining window: a crash
+after the handler's side effect but before the terminal state is on the
+broker runs the handler again on the next owner, so effects must be
+idempotent on ``ctx.task_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agentflux.contract.codec import decode
+from agentflux.contract.envelope import Envelope, now_rfc3339
+from agentflux.contract.errors import InvalidMessage, Reject, Retry
+from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus, parse_reply_to
+from agentflux.contract.topics import TopicSpec
+from agentflux.runtime.context import Context, Services
+from agentflux.runtime.declarations import Agent, AgentApp
+from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
+from agentflux.runtime.processing import DeadLetterer, read_envelope
+from agentflux.runtime.skills import Skill
+from agentflux.runtime.task_reports import ReplyAddress, TaskReporter, within_limit
+from agentflux.runtime.task_store import TaskStore
+from agentflux.transport.base import Record, TopicPartition
+
+log = logging.getLogger("agentflux.runtime")
+
+
+def error_info(exc: BaseException) -> TaskErrorInfo:
+    return TaskErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+
+
+class SkillProcessor:
+    """The ``process`` function of an agent's task consumer (see ``KeyOrderedConsumer``)."""
+
+    def __init__(self, agent: Agent, services: Services, *, max_message_bytes: int, store: TaskStore | None = None):
+        self.agent = agent
+        self.services = services
+        self.max_message_bytes = max_message_bytes
+        self.store = store or TaskStore()
+        self.transport = services.publisher.transport
+        self.reports = TaskReporter(self.transport, source=agent.name)
+        self.dead_letters = DeadLetterer(services, group=agent.task_group_id, agent=agent.name)
+        self.worker_id = f"{agent.name}@{socket.gethostname()}:{os.getpid()}"
+
+    async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        """Restore the finished tasks of newly owned request partitions before any of their records run."""
+        try:
+            await self.store.restore(self.transport, partitions, {s.id for s in self.agent.skills})
+        except Exception:  # dedup becomes best effort; delivery stays at-least-once
+            log.exception("%s: restoring finished tasks failed; redelivered tasks may run again", self.agent.name)
+
+    async def __call__(self, record: Record) -> None:
+        skill = self.agent.skill_for(record.topic)
+        if skill is None:
+            return
+        try:
+            envelope = read_envelope(record, self.max_message_bytes)
+            reply = self._reply_address(skill, envelope.reply_to)
+            data = json.loads(record.value) if record.value is not None else _missing()
+        except (InvalidMessage, ValueError) as exc:
+            problem = exc if isinstance(exc, InvalidMessage) else InvalidMessage(f"value is not valid JSON: {exc}")
+            await self.dead_letters.send(record, 0, problem)
+            await self._reject_unreadable(record, skill, problem)
+            return
+        task_id = envelope.task_id or envelope.id
+        envelope = envelope if envelope.task_id else envelope.with_(task_id=task_id)
+        submitted = TaskState(
+            task_id=task_id,
+            skill=skill.id,
+            state=TaskStatus.SUBMITTED,
+            correlation_id=envelope.correlation_id,
+            input=data if len(record.value or b"") < self.max_message_bytes - 4096 else None,
+            requester=envelope.source,
+            worker=self.worker_id,
+            timestamps={TaskStatus.SUBMITTED: envelope.time or now_rfc3339()},
+        )
+        done = self.store.get(task_id)
+        if done is not None and done.skill == skill.id and done.input in (None, data):
+            log.info(
+                "task %s (%s) already %s: re-emitting its outcome, not running it again", task_id, skill.id, done.state
+            )
+            await self.reports.result(done, envelope, reply)
+            return
+        if done is not None:
+            log.warning("task id %s was reused for a different request; running it as a new task", task_id)
+        try:
+            task = decode(record.value, skill.input_model)
+        except InvalidMessage as exc:
+            await self.reports.state(submitted, envelope)
+            await self._finish(submitted.advance(TaskStatus.REJECTED, error=error_info(exc)), envelope, reply)
+            return
+        working = submitted.advance(TaskStatus.WORKING)
+        first = asyncio.ensure_future(self.reports.state(submitted, envelope))
+        second = asyncio.ensure_future(self.reports.after(first, working, envelope))
+        final = within_limit(await self._execute(skill, task, record, envelope, working), self.max_message_bytes)
+        await self._finish(final, envelope, reply, previous=second)
+
+    async def _finish(
+        self, final: TaskState, envelope: Envelope, reply: ReplyAddress, previous: asyncio.Future[Any] | None = None
+    ) -> None:
+        # The result goes out at once (it is what the requester waits for); the terminal
+        # state is written after the earlier states, so it is the one compaction keeps.
+        sent = asyncio.ensure_future(self.reports.result(final, envelope, reply))
+        if previous is not None:
+            await previous
+        await self.reports.state(final, envelope)
+        await sent
+        self.store.put(final)
+        if final.state is not TaskStatus.COMPLETED:
+            log.warning(
+                "%s: task %s (%s) %s: %s",
+                self.agent.name,
+                final.task_id,
+                final.skill,
+                final.state,
+                final.error.message if final.error else "",
+            )
+
+    async def _execute(
+        self, skill: Skill, task: BaseModel, record: Record, envelope: Envelope, working: TaskState
+    ) -> TaskState:
+        attempt = 1
+        while True:
+            ctx = Context(
+                agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=attempt
+            )
+            try:
+                output = await skill(task, ctx)
+            except Reject as exc:
+                return working.advance(TaskStatus.REJECTED, error=error_info(exc), attempts=attempt)
+            except Exception as exc:
+                if not skill.retry.should_retry(exc, attempt):
+                    return working.advance(TaskStatus.FAILED, error=error_info(exc), attempts=attempt)
+                delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else skill.retry.backoff(attempt)
+                log.warning(
+                    "%s: attempt %d of task %s (%s) failed (%s: %s); retrying in %.2fs",
+                    self.agent.name,
+                    attempt,
+                    envelope.task_id,
+                    skill.id,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            try:
+                result = skill.output_model.model_validate(output).model_dump(mode="json")
+            except ValidationError as exc:
+                problem = TaskErrorInfo(type="InvalidResult", message=f"skill {skill.id!r} returned {output!r}: {exc}")
+                return working.advance(TaskStatus.FAILED, error=problem, attempts=attempt)
+            return working.advance(TaskStatus.COMPLETED, result=result, attempts=attempt)
+
+    def _reply_address(self, skill: Skill, reply_to: str | None) -> ReplyAddress:
+        if reply_to is None:
+            return skill.results_topic, None
+        topic, partition = parse_reply_to(reply_to)
+        if topic != skill.results_topic:
+            raise InvalidMessage(f"ce_replyto {reply_to!r} is not an address of {skill.results_topic}")
+        return topic, partition
+
+    async def _reject_unreadable(self, record: Record, skill: Skill, problem: InvalidMessage) -> None:
+        """Tell the requester of a dead-lettered request that it was rejected, if its headers still say who."""
+        raw = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}
+        task_id = raw.get("ce_taskid")
+        if not task_id:
+            return
+        try:
+            reply = self._reply_address(skill, raw.get("ce_replyto"))
+        except InvalidMessage:
+            return
+        cause = Envelope.new(source=self.agent.name, type=record.topic, correlation_id=raw.get("ce_correlationid"))
+        cause = cause.with_(task_id=task_id)
+        rejected = TaskState(
+            task_id=task_id,
+            skill=skill.id,
+            state=TaskStatus.SUBMITTED,
+            correlation_id=cause.correlation_id,
+            requester=raw.get("ce_source"),
+            worker=self.worker_id,
+        ).advance(TaskStatus.REJECTED, error=error_info(problem))
+        await self._finish(rejected, cause, reply)
+
+
+def _missing() -> Any:
+    raise InvalidMessage("record has no value (tombstone); expected a task input")
+
+
+def task_consumer(agent: Agent, services: Services, *, max_message_bytes: int, grace: float) -> KeyOrderedConsumer:
+    """The consumer of ``agent``'s skill requests: one group for the agent, records keyed by task id."""
+    processor = SkillProcessor(agent, services, max_message_bytes=max_message_bytes)
+    return KeyOrderedConsumer(
+        services.publisher.transport,
+        agent.task_group_id,
+        [s.request_topic for s in agent.skills],
+        processor,
+        concurrency=agent.concurrency,
+        grace=grace,
+        on_assigned=processor.on_assigned,
+    )
+
+
+def skill_topic_specs(app: AgentApp) -> list[TopicSpec]:
+    """Request and result topics of every skill in ``app``, requests co-partitioned with ``agent.tasks.v1``."""
+    specs = []
+    for agent in app.agents.values():
+        for skill in agent.skills:
+            specs += [app.topic_spec(skill.request_topic), app.topic_spec(skill.results_topic)]
+    return specs

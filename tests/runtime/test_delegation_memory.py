@@ -1,0 +1,242 @@
+"""Delegation on the in-memory transport: round trips, fan-out, failures, timeouts, rejection, dedup."""
+
+import asyncio
+import logging
+
+import pytest
+from pydantic import BaseModel
+
+from agentflux import (
+    AgentApp,
+    AgentClient,
+    Context,
+    PayloadDecodeError,
+    Reject,
+    RetryPolicy,
+    TaskFailed,
+    TaskRejected,
+    TaskStatus,
+    TaskTimeout,
+    UnknownSkill,
+)
+from agentflux.contract.topics import TASKS_TOPIC
+from agentflux.contract.tracecontext import TraceParent
+from agentflux.runtime.delegation import gather
+from agentflux.testing import TestApp
+
+pytestmark = pytest.mark.asyncio
+FAST = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.01)
+
+
+class Numbers(BaseModel):
+    values: list[int]
+
+
+class Total(BaseModel):
+    total: int
+
+
+class Trip(BaseModel):
+    city: str
+
+
+class Plan(BaseModel):
+    parts: list[str]
+
+
+def build_app(calls: dict[str, int]) -> AgentApp:
+    app = AgentApp("delegation")
+    math = app.agent("math", retry=FAST)
+    planner = app.agent("planner", publishes=["travel.trip-planned.v1"])
+
+    @math.skill("add")
+    async def add(task: Numbers, ctx: Context) -> Total:
+        calls["add"] = calls.get("add", 0) + 1
+        assert ctx.task_id is not None
+        return Total(total=sum(task.values))
+
+    @math.skill("explode")
+    async def explode(task: Numbers, ctx: Context) -> Total:
+        calls["explode"] = calls.get("explode", 0) + 1
+        raise ValueError(f"cannot handle {task.values}")
+
+    @math.skill("sleepy")
+    async def sleepy(task: Numbers, ctx: Context) -> Total:
+        await asyncio.sleep(0.3)
+        return Total(total=0)
+
+    @math.skill("refuse")
+    async def refuse(task: Numbers, ctx: Context) -> Total:
+        raise Reject("negative numbers are not my business")
+
+    @math.skill("sloppy")
+    async def sloppy(task: Numbers, ctx: Context) -> Total:
+        return {"total": "many"}  # type: ignore[return-value]
+
+    for part in ("flight", "hotel", "car"):
+        math.skill(f"book-{part}")(_booking(part))
+
+    @planner.on("travel.trip-requested.v1")
+    async def plan(event: Trip, ctx: Context) -> None:
+        parts = await ctx.gather(*(ctx.delegate(f"book-{p}", event) for p in ("flight", "hotel", "car")))
+        await ctx.publish("travel.trip-planned.v1", Plan(parts=[x for p in parts for x in p.parts]), key=event.city)
+
+    return app
+
+
+def _booking(part: str):  # type: ignore[no-untyped-def]
+    async def book(task: Trip, ctx: Context) -> Plan:
+        return Plan(parts=[f"{part}:{task.city}"])
+
+    return book
+
+
+@pytest.fixture
+def calls() -> dict[str, int]:
+    return {}
+
+
+async def test_delegate_returns_the_typed_result_and_records_every_state(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t:
+        result = await t.delegate("add", {"values": [1, 2, 3]}, task_id="task-1", correlation_id="corr-1")
+        assert result == Total(total=6)
+        await t.drain()
+        states = t.task_states("task-1")
+    assert [s.state for s in states] == [TaskStatus.SUBMITTED, TaskStatus.WORKING, TaskStatus.COMPLETED]
+    final = states[-1]
+    assert final.result == {"total": 6} and final.input == {"values": [1, 2, 3]} and final.attempts == 1
+    assert set(final.timestamps) == {TaskStatus.SUBMITTED, TaskStatus.WORKING, TaskStatus.COMPLETED}
+    assert {s.correlation_id for s in states} == {"corr-1"} and final.requester == "test"
+
+
+async def test_a_client_without_the_app_gets_dicts_and_validates_nothing_locally(calls: dict[str, int]) -> None:
+    app = build_app(calls)
+    async with TestApp(app) as t, AgentClient(transport=t.transport) as client:
+        assert await client.delegate("add", {"values": [4, 5]}, timeout=5) == {"total": 9}
+        typed = AgentClient(transport=t.transport, app=app)
+        async with typed:
+            assert await typed.delegate("add", Numbers(values=[1]), timeout=5) == Total(total=1)
+            with pytest.raises(PayloadDecodeError, match="does not match Numbers: values"):
+                await typed.delegate("add", {"values": "x"})
+        with pytest.raises(UnknownSkill, match="no agent offers skill 'nobody-home'"):
+            await client.delegate("nobody-home", {}, timeout=5)
+
+
+async def test_fan_out_and_in_from_an_event_handler_keeps_one_correlation(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t:
+        await t.publish("travel.trip-requested.v1", Trip(city="oslo"), key="oslo", correlation_id="trip-42")
+        await t.drain()
+        planned = t.published("travel.trip-planned.v1", Plan)
+        envelopes = [*t.envelopes("travel.trip-planned.v1"), *(e for e in t.envelopes(TASKS_TOPIC))]
+        requests = [e for s in ("flight", "hotel", "car") for e in t.envelopes(f"agent.task-requests.book-{s}")]
+        states = t.task_states()
+    assert planned == [Plan(parts=["flight:oslo", "hotel:oslo", "car:oslo"])]
+    assert {e.correlation_id for e in [*envelopes, *requests]} == {"trip-42"}
+    assert {s.correlation_id for s in states} == {"trip-42"} and {s.requester for s in states} == {"planner"}
+    assert len({TraceParent.parse(e.traceparent or "").trace_id for e in [*envelopes, *requests]}) == 1
+    assert len({s.task_id for s in states}) == 3
+
+
+async def test_a_failing_worker_raises_task_failed_after_the_retry_budget(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t:
+        with pytest.raises(TaskFailed) as caught:
+            await t.delegate("explode", {"values": [7]}, task_id="boom")
+        await t.drain()
+        final = t.task_states("boom")[-1]
+        assert not t.dead_letters()  # a reported failure is not a dead letter
+    assert caught.value.error_type == "ValueError" and "cannot handle [7]" in caught.value.error
+    assert caught.value.skill == "explode" and caught.value.task_id == "boom"
+    assert calls["explode"] == FAST.max_attempts
+    assert final.state is TaskStatus.FAILED and final.attempts == 3 and final.error is not None
+
+
+async def test_reject_and_an_invalid_result_end_the_task_at_once(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t:
+        with pytest.raises(TaskRejected, match="negative numbers"):
+            await t.delegate("refuse", {"values": [-1]})
+        with pytest.raises(TaskFailed, match="InvalidResult") as caught:
+            await t.delegate("sloppy", {"values": [1]})
+    assert not isinstance(caught.value, TaskRejected)
+
+
+async def test_a_timeout_names_skill_and_task_and_the_late_reply_is_dropped(
+    calls: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with TestApp(build_app(calls)) as t:
+        with pytest.raises(TaskTimeout) as caught:
+            await t.delegate("sleepy", {"values": []}, timeout=0.05, task_id="slow-1")
+        with caplog.at_level(logging.WARNING, logger="agentflux.runtime"):
+            await t.drain()
+            await asyncio.sleep(0.1)
+        assert t.task_states("slow-1")[-1].state is TaskStatus.COMPLETED
+    assert caught.value.skill == "sleepy" and caught.value.task_id == "slow-1"
+    assert "slow-1" in str(caught.value) and "sleepy" in str(caught.value)
+    assert any("discarding the result of task slow-1" in r.getMessage() for r in caplog.records)
+
+
+async def test_input_that_fails_the_model_is_rejected_and_the_handler_never_runs(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t, AgentClient(transport=t.transport) as client:
+        with pytest.raises(TaskRejected) as caught:
+            await client.delegate("add", {"values": ["not a number"]}, task_id="bad-1", timeout=5)
+        await t.drain()
+        states = t.task_states("bad-1")
+        assert not t.dead_letters()
+    assert "add" not in calls
+    assert caught.value.error_type == "PayloadDecodeError" and "values.0" in caught.value.error
+    assert [s.state for s in states] == [TaskStatus.SUBMITTED, TaskStatus.REJECTED]
+
+
+async def test_an_undecodable_request_is_dead_lettered_and_its_requester_told(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t, AgentClient(transport=t.transport) as client:
+        with pytest.raises(TaskRejected, match="not valid JSON"):
+            await client.delegate("add", b"\xff{ not json", task_id="poison-1", timeout=5)
+        await t.drain()
+        letters = t.dead_letters()
+    assert [d.source_topic for d in letters] == ["agent.task-requests.add"]
+    assert letters[0].record.value == b"\xff{ not json"
+
+
+async def test_a_redelivered_finished_task_is_answered_not_run_again(calls: dict[str, int]) -> None:
+    async with TestApp(build_app(calls)) as t:
+        first = await t.delegate("add", {"values": [2, 2]}, task_id="once")
+        again = await t.delegate("add", {"values": [2, 2]}, task_id="once")
+        assert first == again == Total(total=4)
+        assert calls["add"] == 1
+        changed = await t.delegate("add", {"values": [3]}, task_id="once")
+        await t.drain()
+        completed = [s for s in t.task_states("once") if s.state is TaskStatus.COMPLETED]
+    assert changed == Total(total=3) and calls["add"] == 2  # a different input under the same id is a new task
+    assert len(completed) == 2
+
+
+async def test_a_new_owner_restores_finished_tasks_and_skips_redelivered_ones(calls: dict[str, int]) -> None:
+    app = build_app(calls)
+    async with TestApp(app) as first:
+        await first.delegate("add", {"values": [5]}, task_id="restored")
+        await first.drain()
+        log = first.transport.topics
+    second = TestApp(app)  # a fresh process over the same log, with nothing committed: everything is redelivered
+    second.transport.topics.update({topic: [list(p) for p in parts] for topic, parts in log.items()})
+    async with second:
+        await second.drain()
+        results = [r for r in second.records("agent.task-results.add") if dict(r.headers)["ce_taskid"] == b"restored"]
+    assert calls["add"] == 1
+    assert len(results) == 2  # the original result and the re-emitted one
+
+
+async def test_gather_raises_the_first_error_and_stops_waiting_for_the_rest(
+    calls: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with TestApp(build_app(calls)) as t:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TaskFailed):
+            await gather(t.delegate("explode", {"values": [1]}), t.delegate("sleepy", {"values": []}, task_id="s2"))
+        assert loop.time() - started < 0.25  # did not wait for the sleepy one
+        outcomes = await gather(
+            t.delegate("explode", {"values": [1]}), t.delegate("add", {"values": [1]}), return_exceptions=True
+        )
+        with caplog.at_level(logging.WARNING, logger="agentflux.runtime"):
+            await t.drain()
+    assert isinstance(outcomes[0], TaskFailed) and outcomes[1] == Total(total=1)
+    assert any("discarding the result of task s2" in r.getMessage() for r in caplog.records)
