@@ -38,18 +38,26 @@ class Context:
     correlation id, names this record as its cause, and continues its trace.
     """
 
-    __slots__ = ("_delegations", "agent", "attempt", "envelope", "log", "record", "services")
+    __slots__ = ("_delegations", "_log", "agent", "attempt", "envelope", "record", "services")
 
-    def __init__(self, *, agent: str, envelope: Envelope, record: Record, services: Services, attempt: int = 1) -> None:
+    def __init__(
+        self, *, agent: str, envelope: Envelope, record: Record | None, services: Services, attempt: int = 1
+    ) -> None:
         self.agent = agent
         self.envelope = envelope
         self.record = record
         self.services = services
         self.attempt = attempt
-        self.log = logging.LoggerAdapter(
-            logging.getLogger(f"agentflux.agent.{agent}"), {"correlation_id": envelope.correlation_id}
-        )
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._delegations = 0
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger for this agent that carries the correlation id (``extra``)."""
+        if self._log is None:
+            logger = logging.getLogger(f"agentflux.agent.{self.agent}")
+            self._log = logging.LoggerAdapter(logger, {"correlation_id": self.correlation_id})
+        return self._log
 
     @property
     def message_id(self) -> str:
@@ -69,12 +77,14 @@ class Context:
 
     @property
     def key(self) -> str | None:
-        key = self.record.key
+        """The handled record's key (None for keyless records and for schedule ticks)."""
+        key = self.record.key if self.record is not None else None
         return key.decode("utf-8", "replace") if key is not None else None
 
     @property
-    def topic(self) -> str:
-        return self.record.topic
+    def topic(self) -> str | None:
+        """The handled record's topic (None for schedule ticks)."""
+        return self.record.topic if self.record is not None else None
 
     @property
     def task_id(self) -> str | None:
@@ -85,9 +95,20 @@ class Context:
         """The envelope for a message this record causes on ``topic``."""
         return self.envelope.caused(source=self.agent, type=event_type(topic), **extra)
 
-    async def publish(self, topic: str, payload: object, *, key: str | bytes | None = None) -> Ack:
-        """Publish ``payload`` to ``topic`` and wait until the broker acknowledged it."""
+    async def publish(
+        self, topic: str, payload: object, *, key: str | bytes | None = None, new_correlation: bool = False
+    ) -> Ack:
+        """Publish ``payload`` to ``topic`` and wait until the broker acknowledged it.
+
+        ``new_correlation=True`` makes the record the edge of a new request: its
+        own id becomes its correlation id and it starts a new trace, while
+        ``ce_causationid`` still names this message. A source agent that turns
+        each observation into a separate request uses it.
+        """
         envelope = self.caused_envelope(topic)
+        if new_correlation:
+            fresh = Envelope.new(source=self.agent, type=envelope.type)
+            envelope = envelope.with_(id=fresh.id, correlation_id=fresh.id, traceparent=fresh.traceparent)
         return await self.services.publisher.publish(topic, payload, envelope=envelope, key=key)
 
     async def delegate(

@@ -17,6 +17,7 @@ from agentflux.contract.codec import PayloadType, check_payload_type
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
 from agentflux.runtime.retry import RetryPolicy
+from agentflux.runtime.schedules import Schedule, TickFn
 from agentflux.runtime.skills import Skill, SkillFn, skill_models
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Agent:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     publishes: tuple[str, ...] = ()
     handlers: list[Handler] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
     skills: list[Skill] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,6 +124,20 @@ class Agent:
         """The consumer group every process of this agent joins for its skills' requests."""
         return f"{self.app.name}.{self.name}.tasks"
 
+    def every(self, seconds: float) -> Callable[[TickFn], Schedule]:
+        """Run the decorated ``async def fn(ctx) -> None`` every ``seconds`` (see ``schedules``)."""
+        if seconds <= 0:
+            raise ConfigError(f"agent {self.name!r}: a schedule needs a positive interval, got {seconds}")
+
+        def register(fn: TickFn) -> Schedule:
+            if not inspect.iscoroutinefunction(fn):
+                raise ConfigError(f"schedule {fn.__qualname__}: must be an async function (async def)")
+            schedule = Schedule(self, fn, seconds)
+            self.schedules.append(schedule)
+            return schedule
+
+        return register
+
     def skill_for(self, topic: str) -> Skill | None:
         """The skill whose request topic is ``topic``."""
         return next((s for s in self.skills if s.request_topic == topic), None)
@@ -151,6 +167,7 @@ class AgentApp:
         self.max_message_bytes = max_message_bytes
         self.agents: dict[str, Agent] = {}
         self.topics: dict[str, TopicSpec] = {}
+        self.tool_servers: dict[str, Any] = {}
 
     def agent(
         self,
@@ -167,6 +184,16 @@ class AgentApp:
         agent = Agent(self, name, description, concurrency, retry or RetryPolicy(), tuple(publishes))
         self.agents[name] = agent
         return agent
+
+    def tool_server(self, spec: Any) -> Any:
+        """Declare an MCP server the agents reach with ``ctx.tools(spec.name)``.
+
+        ``spec`` is an ``agentflux.mcp.McpServerSpec`` (a stdio command or a
+        streamable-HTTP URL). Servers can also come from configuration
+        (``AGENTFLUX_MCP_CONFIG``); a declaration in code wins over one there.
+        """
+        self.tool_servers[spec.name] = spec
+        return spec
 
     def topic(self, name: str, **spec: Any) -> TopicSpec:
         """Declare how ``name`` is provisioned (partitions, retention_ms, cleanup_policy, config)."""

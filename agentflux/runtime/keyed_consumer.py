@@ -19,6 +19,7 @@ from agentflux.transport.base import AssignCallback, Consumer, Record, TopicPart
 log = logging.getLogger("agentflux.runtime")
 
 ProcessFn = Callable[[Record], Awaitable[None]]
+_KEEPALIVE = 10.0  # seconds between polls at most, while waiting for in-flight work
 ChainKey = tuple[TopicPartition, bytes | None]
 
 
@@ -50,13 +51,12 @@ class KeyOrderedConsumer:
         self._topics = list(topics)
         self._process = process
         self._slots = asyncio.Semaphore(concurrency)
-        self._high = max_buffered or max(256, concurrency * 16)
+        self._high = max_buffered or max(5_000, concurrency * 16)
         self._commit_interval = commit_interval
         self._revoke_grace = revoke_grace
         self.grace = grace
         self._tracker = OffsetTracker()
         self._chains: dict[ChainKey, asyncio.Task[None]] = {}
-        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._generation: dict[TopicPartition, int] = {}
         self._paused = False
         self._stopping = asyncio.Event()
@@ -80,7 +80,8 @@ class KeyOrderedConsumer:
         owned = [tp for tp in tps if tp in self._generation]
         for tp in owned:
             del self._generation[tp]  # records of these partitions no longer start
-        running = [t for tp in owned for t in self._tasks.get(tp, ())]
+        # Each key's last task waits for the ones before it: waiting for the tails waits for all.
+        running = [task for (tp, _), task in self._chains.items() if tp in owned]
         if running:
             await asyncio.wait(running, timeout=self._revoke_grace)
         offsets = self._tracker.to_commit(owned)
@@ -115,7 +116,7 @@ class KeyOrderedConsumer:
         self._stopping.set()
 
     async def _drain(self) -> None:
-        tasks = [t for ts in self._tasks.values() for t in ts]
+        tasks = list(self._chains.values())
         if tasks:
             log.info("%s: waiting up to %gs for %d in-flight records", self.group_id, self.grace, len(tasks))
             _, pending = await asyncio.wait(tasks, timeout=self.grace)
@@ -132,12 +133,27 @@ class KeyOrderedConsumer:
             self._tracker.mark_committed(offsets)
 
     async def _apply_backpressure(self) -> None:
+        """Hold off reading while ``max_buffered`` records are in flight.
+
+        Waiting is preferred to ``pause()``, because pausing makes librdkafka
+        drop what it has already prefetched. But ``poll()`` must still be called
+        now and then (``max.poll.interval.ms``), so after ``_KEEPALIVE`` seconds
+        the partitions are paused and the caller polls, which then returns nothing.
+        """
         assert self._consumer is not None
-        in_flight = self._tracker.in_flight()
-        if not self._paused and in_flight >= self._high:
-            self._paused = True
-            await self._consumer.pause(self.assigned)
-        elif self._paused and in_flight <= self._high // 2:
+        loop = asyncio.get_running_loop()
+        if self._tracker.in_flight() >= self._high:
+            deadline = loop.time() + _KEEPALIVE
+            while self._tracker.in_flight() > self._high // 2 and not self._stopping.is_set():
+                if self._failure is not None:
+                    return
+                if loop.time() >= deadline:
+                    if not self._paused:
+                        self._paused = True
+                        await self._consumer.pause(self.assigned)
+                    return
+                await asyncio.sleep(0.005)
+        if self._paused:
             self._paused = False
             await self._consumer.resume(self.assigned)
 
@@ -148,20 +164,20 @@ class KeyOrderedConsumer:
             return  # read just before its partition was revoked: the new owner reads it
         self._tracker.add(tp, record.offset)
         chain_key = (tp, record.key)
-        task = asyncio.create_task(self._run_one(record, generation, self._chains.get(chain_key)))
+        task = asyncio.create_task(self._run_one(record, tp, generation, self._chains.get(chain_key)))
         self._chains[chain_key] = task
-        self._tasks.setdefault(tp, set()).add(task)
-        task.add_done_callback(lambda t: self._forget(t, chain_key, tp))
+        task.add_done_callback(lambda t: self._forget(t, chain_key))
 
-    def _forget(self, task: asyncio.Task[None], chain_key: ChainKey, tp: TopicPartition) -> None:
+    def _forget(self, task: asyncio.Task[None], chain_key: ChainKey) -> None:
         if self._chains.get(chain_key) is task:
             del self._chains[chain_key]
-        self._tasks.get(tp, set()).discard(task)
 
-    async def _run_one(self, record: Record, generation: int, previous: asyncio.Task[None] | None) -> None:
+    async def _run_one(
+        self, record: Record, tp: TopicPartition, generation: int, previous: asyncio.Task[None] | None
+    ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        if self._generation.get(record.tp) != generation:
+        if self._generation.get(tp) != generation:
             return
         async with self._slots:
             try:
@@ -172,8 +188,8 @@ class KeyOrderedConsumer:
                 log.critical("%s: processing %s failed; stopping", self.group_id, record.ref, exc_info=True)
                 self._failure = exc
                 return
-        if self._generation.get(record.tp) == generation:
-            self._tracker.complete(record.tp, record.offset)
+        if self._generation.get(tp) == generation:
+            self._tracker.complete(tp, record.offset)
 
 
 def _fmt(tps: list[TopicPartition]) -> str:

@@ -17,6 +17,7 @@ from agentflux.runtime.delegation import Requester
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import EventProcessor
 from agentflux.runtime.publisher import Publisher
+from agentflux.runtime.schedules import ScheduleRunner
 from agentflux.runtime.task_worker import skill_topic_specs, task_consumer
 from agentflux.transport.base import Transport
 
@@ -79,6 +80,7 @@ class AppRunner:
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []
+        self.schedules: list[ScheduleRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
@@ -112,13 +114,17 @@ class AppRunner:
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}"))
-        for plugin in self.plugins:
-            await plugin.start(self)
         for agent in (a for a in self.agents if a.skills):
             grace, limit = self.grace, self.app.max_message_bytes
             consumer = task_consumer(agent, self.services, max_message_bytes=limit, grace=grace)
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"agent:{agent.name}:tasks"))
+        for schedule in (s for a in self.agents for s in a.schedules):
+            ticker = ScheduleRunner(schedule, self.services, self.grace)
+            self.schedules.append(ticker)
+            self._tasks.append(asyncio.create_task(ticker.run(), name=f"agent:{schedule.agent.name}:every"))
+        for plugin in self.plugins:
+            await plugin.start(self)
         log.info("started agents %s", [a.name for a in self.agents])
 
     async def wait(self) -> None:
@@ -135,6 +141,8 @@ class AppRunner:
                 log.exception("stopping plugin %r failed", plugin)
         for consumer in self.consumers:
             consumer.stop()
+        for ticker in self.schedules:
+            ticker.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         tools_close = getattr(self.services.tools, "close", None)

@@ -22,17 +22,18 @@ Contract for implementers:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from agentflux.contract.topics import TopicSpec
 
 Headers = list[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class TopicPartition:
+class TopicPartition(NamedTuple):
+    """A partition of a topic. A tuple, so hashing it is cheap on the per-record path."""
+
     topic: str
     partition: int
 
@@ -68,8 +69,8 @@ class Ack:
     offset: int
 
 
-AssignCallback = Callable[[list[TopicPartition]], Awaitable[None]]
-RevokeCallback = Callable[[list[TopicPartition]], Awaitable[Mapping[TopicPartition, int]]]
+AssignCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, None]]
+RevokeCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, Mapping[TopicPartition, int]]]
 
 
 class Consumer(Protocol):
@@ -138,6 +139,10 @@ class Transport(Protocol):
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None: ...
 
     async def read_all(self, topic: str) -> list[Record]: ...
+
+    async def list_topics(self) -> list[str]:
+        """Names of the topics that exist, sorted, without the broker's internal ones."""
+        ...
 
     def tail(self) -> Tail: ...
 

@@ -82,6 +82,13 @@ class KafkaTransport:
             raise LifecycleError("KafkaTransport used before start() or after close()")
         await asyncio.get_running_loop().run_in_executor(None, create_topics, self._admin, list(specs))
 
+    async def list_topics(self) -> list[str]:
+        if self._admin is None:
+            raise LifecycleError("KafkaTransport used before start() or after close()")
+        admin = self._admin
+        metadata = await asyncio.get_running_loop().run_in_executor(None, lambda: admin.list_topics(timeout=10))
+        return sorted(name for name in metadata.topics if not name.startswith("__"))
+
     async def read_all(self, topic: str) -> list[Record]:
         """Every record of ``topic`` up to its current end, partition by partition."""
         loop = asyncio.get_running_loop()

@@ -76,6 +76,9 @@ class MemoryTransport:
     def tail(self) -> MemoryTail:
         return MemoryTail(self)
 
+    async def list_topics(self) -> list[str]:
+        return sorted(self.topics)
+
     async def read_all(self, topic: str) -> list[Record]:
         """Every record of ``topic``, partition by partition."""
         return [r for log in self.topics.get(topic, []) for r in log]
