@@ -35,3 +35,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def unique() -> str:
     """A short random hex string for per-test topic names and group ids."""
     return uuid.uuid4().hex[:12]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``e2e`` and ``flink`` tests need the broker too: mark them ``kafka`` so ``-m "not kafka"`` skips them."""
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("flink"):
+            item.add_marker(pytest.mark.kafka)

@@ -17,6 +17,9 @@ import pytest
 from agentflux.contract.errors import ConfigError, LifecycleError, ToolError
 from agentflux.mcp import McpServerSpec, ToolInfo, ToolPool
 
+# Real MCP server subprocesses: the `services` tier, not the fast one.
+pytestmark = pytest.mark.services
+
 REPO = Path(__file__).resolve().parents[2]
 TESTKIT = Path(__file__).resolve().parent / "servers" / "testkit.py"
 PYTHON = sys.executable

@@ -18,6 +18,9 @@ import pytest
 from agentflux.contract.errors import ToolError
 from agentflux.mcp import McpServerSpec, ToolPool
 
+# Real MCP server subprocesses: the `services` tier, not the fast one.
+pytestmark = pytest.mark.services
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 ServerFactory = Callable[..., McpServerSpec]
