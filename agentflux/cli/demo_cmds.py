@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -65,3 +66,42 @@ def quickstart(
     _summary("quickstart", figures)
     if figures["shipped"] + figures["rejected (dead-lettered)"] != orders:
         raise ConfigError(f"only {figures['shipped']:.0f} of {orders} orders were shipped or rejected")
+
+
+@demo.command()
+def pricing(
+    changes: Annotated[int, typer.Option(help="How many competitor price changes to play")] = 20,
+    forever: Annotated[bool, typer.Option(help="Keep changing prices until Ctrl-C")] = False,
+    kill_analysis: Annotated[
+        bool, typer.Option(help="SIGKILL the analysis agent mid-run and restart it (see docs/pricing-walkthrough.md)")
+    ] = False,
+    restart_after: Annotated[float, typer.Option(help="Seconds the killed analysis agent stays down")] = 5.0,
+    interval: Annotated[float, typer.Option(help="Seconds between two competitor price changes")] = 0.75,
+    seed: Annotated[int, typer.Option(help="Seed of the scripted competitor price feed")] = 7,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite databases go (default: a temp dir)")] = None,
+    keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
+) -> None:
+    """Four agents reprice products as a competitor changes prices (MCP tools, A2A delegation)."""
+    try:
+        run_demo = load_object("examples.ecommerce_pricing.demo:run_demo")
+        options = load_object("examples.ecommerce_pricing.demo:DemoOptions")(
+            changes=changes,
+            forever=forever,
+            kill_analysis=kill_analysis,
+            restart_after=restart_after,
+            interval=interval,
+            seed=seed,
+            data_dir=data_dir,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
+    try:
+        figures = asyncio.run(run_demo(bootstrap, _console, options))
+    finally:
+        if broker is not None:
+            with _console.status("stopping the embedded Kafka"):
+                broker.stop()  # type: ignore[attr-defined]
+    _summary("pricing", figures)
+    if figures["as the rules predict"] != "yes":
+        raise ConfigError(f"the run did not end as the rules predict: {figures['as the rules predict']}")

@@ -1,0 +1,173 @@
+"""Following one run of the pricing system on its topics, change by change, by correlation id.
+
+``FlowObserver`` reads the five pricing topics from their end at the moment it
+starts (a group-less tail: it commits nothing and disturbs no agent), keeps a
+``ChangeTrace`` per price change of this run's competitor site, and prints one
+readable line per step. Every step of a change carries the change's
+correlation id, which is how the lines are joined; a step read before its
+change (the topics are read in parallel) waits until the change arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import TransportError
+from agentflux.transport.base import Record, Tail, TopicPartition, Transport
+from examples.ecommerce_pricing.config import PricingConfig
+from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged, PriceDecided
+
+
+@dataclass
+class ChangeTrace:
+    """One price change and what the agents did about it (record timestamps in ms)."""
+
+    event: PriceChanged
+    correlation_id: str
+    published_ms: int
+    decision: PriceDecided | None = None
+    decided_ms: int | None = None
+    adjustment: PriceAdjustment | None = None
+    alerts: dict[str, CustomerAlert] = field(default_factory=dict)
+    first_alert_ms: int | None = None
+
+
+class FlowObserver:
+    def __init__(self, transport: Transport, config: PricingConfig, console: Console | None = None) -> None:
+        self.config = config
+        self.console = console
+        self.changes: dict[str, ChangeTrace] = {}  # by change id, in arrival order
+        self.repeats = 0  # decisions, adjustments and alerts seen again (redeliveries absorbed downstream)
+        self._by_correlation: dict[str, ChangeTrace] = {}
+        self._waiting: dict[str, list[tuple[Record, BaseModel]]] = {}
+        self._transport = transport
+        self._tail: Tail | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._models: dict[str, type[BaseModel]] = {
+            config.price_changed: PriceChanged,
+            config.price_decided: PriceDecided,
+            config.price_adjustment: PriceAdjustment,
+            config.customer_alert: CustomerAlert,
+        }
+
+    async def start(self) -> None:
+        """Start reading at the current end of the topics (which must exist)."""
+        self._tail = tail = self._transport.tail()
+        partitions = [TopicPartition(t, p) for t in self._models for p in range(await _partitions(tail, t))]
+        for attempt in range(50):  # a topic created a moment ago may not have settled its leader yet
+            try:
+                ends = await tail.end_offsets(partitions)
+                break
+            except TransportError:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
+        await tail.assign(ends)
+        self._task = asyncio.create_task(self._follow())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tail is not None:
+            await self._tail.close()
+
+    def latest_price(self, product_id: str) -> float | None:
+        """The newest competitor price of ``product_id`` the collector reported in this run."""
+        prices = [t.event.new_price for t in self.changes.values() if t.event.product_id == product_id]
+        return prices[-1] if prices else None
+
+    def events(self) -> list[PriceChanged]:
+        return [t.event for t in self.changes.values()]
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``check()`` holds (True) or ``timeout`` passes (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+        return True
+
+    async def _follow(self) -> None:
+        assert self._tail is not None
+        while True:
+            for record in await self._tail.poll(500, 0.1):
+                model = self._models[record.topic]
+                try:
+                    payload = model.model_validate_json(record.value or b"")
+                except ValueError:
+                    continue
+                self._take(record, payload)
+            self._changed.set()
+
+    def _take(self, record: Record, payload: BaseModel) -> None:
+        cid = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic).correlation_id
+        if isinstance(payload, PriceChanged):
+            if not payload.url.startswith(self.config.site_url) or payload.change_id in self.changes:
+                return
+            new = ChangeTrace(payload, cid, record.timestamp_ms)
+            self.changes[payload.change_id] = self._by_correlation[cid] = new
+            self._show_change(new)
+            for waiting in self._waiting.pop(cid, []):
+                self._take(*waiting)
+            return
+        trace = self._by_correlation.get(cid)
+        if trace is None:
+            self._waiting.setdefault(cid, []).append((record, payload))
+        elif isinstance(payload, PriceDecided):
+            self.repeats += trace.decision is not None
+            trace.decision, trace.decided_ms = trace.decision or payload, trace.decided_ms or record.timestamp_ms
+            self._say(trace, self._decision_text(payload, trace.decided_ms - trace.published_ms))
+        elif isinstance(payload, PriceAdjustment):
+            self.repeats += trace.adjustment is not None
+            trace.adjustment = trace.adjustment or payload
+            move = f"{payload.previous_price:.2f} -> {payload.price:.2f}"
+            if payload.previous_price == payload.price:
+                move = f"stays {payload.price:.2f}"
+            what = "" if payload.applied else " (a repeat: it had been applied before, so nothing changed)"
+            self._say(trace, f"order-update: price {move}{what}")
+        elif isinstance(payload, CustomerAlert):
+            self.repeats += payload.customer_id in trace.alerts
+            trace.alerts.setdefault(payload.customer_id, payload)
+            trace.first_alert_ms = trace.first_alert_ms or record.timestamp_ms
+            ms = record.timestamp_ms - trace.published_ms
+            self._say(trace, f"customer-notify: told {payload.customer_id} ({ms} ms after the change)")
+
+    @staticmethod
+    def _decision_text(decision: PriceDecided, ms: int) -> str:
+        verdict = f"adjust to {decision.price:.2f}" if decision.price is not None else "hold"
+        return f"price-analysis: [bold]{verdict}[/] - {escape(decision.reason)} ({decision.decided_by}, {ms} ms)"
+
+    def _show_change(self, trace: ChangeTrace) -> None:
+        e = trace.event
+        seen = f"first seen at {e.new_price:.2f}" if e.previous_price is None else f"{e.previous_price:.2f} -> "
+        self._say(trace, f"competitor price {seen}{'' if e.previous_price is None else f'{e.new_price:.2f}'}")
+
+    def _say(self, trace: ChangeTrace, text: str) -> None:
+        if self.console is not None:
+            self.console.print(f"[dim]{trace.correlation_id[:8]}[/] [cyan]{trace.event.product_id}[/] {text}")
+
+
+async def _partitions(tail: Tail, topic: str, timeout: float = 10.0) -> int:
+    """The partition count of a topic just created (its metadata may take a moment to show up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (count := await tail.partition_count(topic)) == 0:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topic {topic} does not exist")
+        await asyncio.sleep(0.1)
+    return count
