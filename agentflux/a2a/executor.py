@@ -32,6 +32,7 @@ has no cancel signal), its late outcome is ignored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -56,7 +57,7 @@ from agentflux.contract.tasks import TaskStatus as WorkerStatus
 from agentflux.contract.topics import task_requests_topic
 from agentflux.transport.base import Transport
 
-SERVICE_HEADERS = ("a2a-version", "a2a-extensions")
+SERVICE_HEADERS = {"a2a-version": "A2A-Version", "a2a-extensions": "A2A-Extensions"}  # as HTTP receives them
 _TURN_NAMESPACE = uuid.UUID("5b0f8f63-6d0b-4b5e-93a8-0c2a2d7d51e4")
 
 
@@ -72,6 +73,18 @@ class SkillExecutor(AgentExecutor):
         self._log = log
         self._transport = transport
         self._source = source
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until no skill task is being followed; True when none is."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def resolve(self, message: Message, request_metadata: dict[str, Any]) -> tuple[str, Any]:
         """(skill id, skill input) for a new task's first message; InvalidParamsError when there is none."""
@@ -133,9 +146,29 @@ class SkillExecutor(AgentExecutor):
             (HEADER_MESSAGE, json.dumps(to_json(message), separators=(",", ":")).encode()),
         ]
         headers = context.call_context.state.get("headers", {})
-        extra += [(name, str(headers[name]).encode()) for name in SERVICE_HEADERS if headers.get(name)]
-        envelope = envelope.with_()
+        extra += [(name, str(headers[key]).encode()) for key, name in SERVICE_HEADERS.items() if headers.get(key)]
         request_headers = [*envelope.to_headers(), *extra]
+        self._running += 1
+        self._idle.clear()
+        try:
+            await self._follow(updater, skill, value, run_id, request_headers, envelope.id, reply=reply)
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    async def _follow(
+        self,
+        updater: TaskUpdater,
+        skill: str,
+        value: Any,
+        run_id: str,
+        request_headers: list[tuple[str, bytes]],
+        request_id: str,
+        *,
+        reply: bool,
+    ) -> None:
+        task_id, context_id = updater.task_id, updater.context_id
         working = False
         with self._log.follow(run_id) as queue:
             await self._transport.publish(
@@ -143,7 +176,7 @@ class SkillExecutor(AgentExecutor):
             )
             while True:
                 entry: Entry = await queue.get()
-                if entry.state is None or causation(entry.record) != envelope.id:
+                if entry.state is None or causation(entry.record) != request_id:
                     continue
                 state = entry.state
                 if entry.kind == UPDATE_TYPE and state.a2a is not None and state.a2a.update is not None:

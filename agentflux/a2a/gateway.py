@@ -119,7 +119,15 @@ class Gateway:
     async def start(self) -> None:
         await self.log.start()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 30.0) -> None:
+        """Finish following the skill tasks in flight (up to ``grace`` seconds), then stop.
+
+        A task still running after that keeps the last state recorded for it:
+        the process that accepted a message is the one that records its task's
+        progress (see docs/a2a.md, "Limits").
+        """
+        for served in self._served.values():
+            await served.handler.executor.drain(grace)
         for served in self._served.values():
             await served.handler.aclose()
         self._served.clear()

@@ -97,3 +97,18 @@ async def client_for(card_or_url: AgentCard | str, binding: str, *, streaming: b
             yield client
         finally:
             await client.close()
+
+
+@asynccontextmanager
+async def kafka_client(card: AgentCard, *, streaming: bool = True) -> AsyncIterator[Client]:
+    """An official SDK client that talks to the agent over the Kafka binding."""
+    from agentflux.a2a import KAFKA_BINDING
+    from agentflux.a2a.kafka_binding import register_kafka_binding
+
+    factory = ClientFactory(ClientConfig(streaming=streaming, supported_protocol_bindings=[KAFKA_BINDING]))
+    register_kafka_binding(factory)
+    client = factory.create(card)
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cards_app
 import pytest
 from a2a.types import AgentCard
 from a2a.utils.constants import TransportProtocol
@@ -13,8 +14,6 @@ from agentflux import AgentApp, ConfigError
 from agentflux.a2a import KAFKA_BINDING, SKILL_SCHEMAS_URI, build_card, build_cards, skill_schemas
 from agentflux.a2a.cards import card_from_json, card_to_json
 from agentflux.cli.main import app as cli
-
-import cards_app
 
 
 def test_a_card_names_the_agent_its_skills_and_their_schemas() -> None:

@@ -7,7 +7,7 @@ every test uses its own skill of it, so their tasks never mix.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -143,6 +143,17 @@ async def test_streaming_delivers_status_and_every_artifact_kind_in_order(mesh: 
     assert len(stored.artifacts) == 5 and stored.status.state == S.TASK_STATE_COMPLETED
 
 
+async def _tail(client: Client, task_id: str, seen: list[StreamResponse]) -> None:
+    async for event in client.subscribe(SubscribeToTaskRequest(id=task_id)):
+        seen.append(event)
+
+
+async def _until(check: Callable[[], bool], timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
 def _text(msg: Message) -> str:
     return "".join(p.text for p in msg.parts)
 
@@ -168,12 +179,8 @@ async def test_return_immediately_then_get_and_subscribe_through_the_other_repli
         await _await_state(two, task.id, S.TASK_STATE_WORKING)
         seen: list[StreamResponse] = []
 
-        async def tail() -> None:
-            async for event in two.subscribe(SubscribeToTaskRequest(id=task.id)):
-                seen.append(event)
-
-        tailing = asyncio.create_task(tail())
-        await asyncio.sleep(0.5)
+        tailing = asyncio.create_task(_tail(two, task.id, seen))
+        await _until(lambda: bool(seen))
         mesh_app.RELEASE.setdefault(key, asyncio.Event()).set()
         async with asyncio.timeout(20):
             await tailing
@@ -282,3 +289,44 @@ async def test_bad_requests_get_the_spec_error_codes(mesh: Mesh) -> None:
         rest = await http.get(f"{pricer}/tasks/nope", headers={"A2A-Version": "1.0"})
     assert card == legacy and card["supportedInterfaces"][0]["url"] == pricer
     assert rest.status_code == 404 and rest.json()["error"]["status"] == "NOT_FOUND"
+
+
+async def test_the_same_client_over_the_kafka_binding(mesh: Mesh) -> None:
+    from a2a.client import A2ACardResolver
+    from a2a_helpers import kafka_client
+
+    from agentflux.a2a import KAFKA_BINDING
+
+    async with httpx.AsyncClient() as http:
+        card = await A2ACardResolver(http, mesh.agent(mesh.first, "writer")).get_agent_card()
+    assert card.supported_interfaces[-1].protocol_binding == KAFKA_BINDING
+    async with kafka_client(card, streaming=False) as client:
+        (done,) = await send(client, message({"item": "cake"}, skill=f"refuse-{mesh.unique}"))
+        assert done.task.status.state == S.TASK_STATE_REJECTED
+        (asked,) = await send(client, message({"item": "scarf"}, skill=f"ask-{mesh.unique}"))
+        (answered,) = await send(client, message("red", task=asked.task))
+        assert data(answered.task.artifacts[-1].parts[0]) == {"item": "scarf", "color": "red"}
+        key = "kafka-binding"
+        (waiting,) = await send(client, message({"key": key}, skill=f"wait-{mesh.unique}"), return_immediately=True)
+        await _await_state(client, waiting.task.id, S.TASK_STATE_WORKING)
+        listed = await client.list_tasks(ListTasksRequest(context_id=waiting.task.context_id))
+        assert [t.id for t in listed.tasks] == [waiting.task.id]
+        async with kafka_client(card) as other:  # another client (process) subscribes
+            seen: list[StreamResponse] = []
+
+            tailing = asyncio.create_task(_tail(other, waiting.task.id, seen))
+            await _until(lambda: bool(seen))
+            mesh_app.RELEASE.setdefault(key, asyncio.Event()).set()
+            async with asyncio.timeout(20):
+                await tailing
+            assert seen[0].task.id == waiting.task.id
+            assert seen[-1].status_update.status.state == S.TASK_STATE_COMPLETED
+    async with kafka_client(card) as client:
+        events = await send(client, message({"topic": "an owl"}, skill=f"story-{mesh.unique}"))
+        assert [e.WhichOneof("payload") for e in events][:2] == ["task", "status_update"]
+        assert events[-1].status_update.status.state == S.TASK_STATE_COMPLETED
+        with pytest.raises(TaskNotFoundError):
+            await client.get_task(GetTaskRequest(id="no-such-task"))
+    async with client_for(mesh.agent(mesh.second, "writer"), TransportProtocol.JSONRPC) as http_client:
+        seen_over_http = await http_client.get_task(GetTaskRequest(id=events[0].task.id))
+    assert seen_over_http.status.state == S.TASK_STATE_COMPLETED and len(seen_over_http.artifacts) == 5
