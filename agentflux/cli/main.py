@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from agentflux.cli import a2a_cmds, demo_cmds, dlq_cmds, local_cmds, mcp_cmds, run_cmd
+from agentflux.cli import a2a_cmds, demo_cmds, dlq_cmds, local_cmds, mcp_cmds, run_cmd, streams_cmds
 from agentflux.contract.errors import AgentfluxError
 
 app = typer.Typer(no_args_is_help=True, help="agentflux: multi-agent systems over Apache Kafka.")
@@ -17,6 +17,7 @@ app.command()(run_cmd.run)
 app.add_typer(dlq_cmds.dlq, name="dlq")
 app.add_typer(demo_cmds.demo, name="demo")
 app.add_typer(mcp_cmds.mcp, name="mcp")
+app.add_typer(streams_cmds.streams, name="streams")
 a2a_cmds.register(app)
 
 

@@ -9,31 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentflux.contract.envelope import now_rfc3339
+from agentflux.contract.deadletter import PREFIX, SOURCE_TOPIC, dead_letter_headers
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.transport.base import Ack, Headers, Record, Transport
 
-PREFIX = "dlq_"
-SOURCE_TOPIC = "dlq_source_topic"
-_MAX_MESSAGE = 4000
-
-
-def dead_letter_headers(record: Record, *, group: str, agent: str, attempts: int, error: BaseException) -> Headers:
-    message = str(error) or repr(error)
-    original = [(k, v or b"") for k, v in record.headers if not k.startswith(PREFIX)]
-    return [
-        *original,
-        (SOURCE_TOPIC, record.topic.encode()),
-        ("dlq_source_partition", str(record.partition).encode()),
-        ("dlq_source_offset", str(record.offset).encode()),
-        ("dlq_group", group.encode()),
-        ("dlq_agent", agent.encode()),
-        ("dlq_attempts", str(attempts).encode()),
-        ("dlq_error_type", type(error).__name__.encode()),
-        ("dlq_error_message", message[:_MAX_MESSAGE].encode("utf-8", "replace")),
-        ("dlq_failed_at", now_rfc3339().encode()),
-    ]
+__all__ = ["PREFIX", "SOURCE_TOPIC", "DeadLetter", "dead_letter_headers", "read_dead_letters", "redrive"]
 
 
 @dataclass(frozen=True)

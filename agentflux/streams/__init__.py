@@ -1,0 +1,29 @@
+"""Windowed stream jobs: one definition, two engines (embedded Quix Streams, and Apache Flink).
+
+See ``docs/streams.md`` for the semantics both engines share.
+"""
+
+from agentflux.streams.aggregates import Aggregate, avg, count, max_, min_, sum_
+from agentflux.streams.filters import Filter, col
+from agentflux.streams.job import EngineName, StreamJob
+from agentflux.streams.reference import Evaluation, Late
+from agentflux.streams.windows import Window, hopping, sliding, tumbling
+
+__all__ = [
+    "Aggregate",
+    "EngineName",
+    "Evaluation",
+    "Filter",
+    "Late",
+    "StreamJob",
+    "Window",
+    "avg",
+    "col",
+    "count",
+    "hopping",
+    "max_",
+    "min_",
+    "sliding",
+    "sum_",
+    "tumbling",
+]

@@ -1,0 +1,63 @@
+"""Reading source records for the embedded engine: validate against the payload model, keep what the window needs.
+
+A record that does not validate raises ``PayloadDecodeError`` here, inside
+Quix Streams' consumer, which hands it (with the raw message) to the engine's
+error callback: that callback dead-letters it and the job goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from quixstreams.models import Deserializer, Serializer
+
+from agentflux.contract.errors import PayloadDecodeError
+from agentflux.streams.schema import epoch_ms
+
+if TYPE_CHECKING:
+    from quixstreams.models import SerializationContext
+
+    from agentflux.streams.job import StreamJob
+
+KEY = "__key"
+TIME = "__time"
+RAW = "__raw"
+
+
+class PayloadDeserializer(Deserializer):
+    """Bytes -> ``{__key, __time, <aggregated fields as floats>}`` (plus ``__raw`` when asked)."""
+
+    def __init__(self, job: StreamJob[Any], *, keep_raw: bool) -> None:
+        src = job.src
+        self._model = src.model
+        self._key = src.key
+        self._time = src.time
+        self._fields = job.aggregated_fields
+        self._keep_raw = keep_raw
+
+    def __call__(self, value: bytes, ctx: SerializationContext) -> dict[str, Any]:
+        try:
+            payload = self._model.model_validate_json(value)
+        except ValidationError as exc:
+            raise PayloadDecodeError(f"record does not match {self._model.__name__}: {exc}") from exc
+        row: dict[str, Any] = {KEY: getattr(payload, self._key), TIME: epoch_ms(getattr(payload, self._time))}
+        for name in self._fields:
+            row[name] = float(getattr(payload, name))
+        if self._keep_raw:
+            row[RAW] = value
+        return row
+
+
+def extract_time(value: Any, headers: Any, timestamp: int, timestamp_type: Any) -> int:
+    """Quix Streams' timestamp extractor: event time from the payload, never the broker's timestamp."""
+    if value is None:
+        raise PayloadDecodeError("record has no value (a tombstone): there is no reading to window")
+    return int(value[TIME])
+
+
+class ResultSerializer(Serializer):
+    """The sink's value serializer: results arrive already encoded."""
+
+    def __call__(self, value: Any, ctx: SerializationContext) -> bytes:
+        return bytes(value.value)

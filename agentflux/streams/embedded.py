@@ -1,0 +1,207 @@
+"""The embedded engine: a job as a Quix Streams pipeline, in this Python process.
+
+Quix Streams does the windowing (hopping windows, RocksDB state backed by
+changelog topics, grace). Windows close per source partition
+(``closing_strategy="partition"``): the watermark of a partition is the
+largest event time seen in it minus the grace, which is what the Flink
+engine's watermark is on a one-partition topic (see ``docs/streams.md``).
+
+Delivery is at-least-once: after a crash, window results since the last
+commit may be written again, with the same ``ce_id`` (see ``results``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from quixstreams import Application
+from quixstreams.context import message_context
+from quixstreams.dataframe.windows import Count, Max, Mean, Min, Sum
+from quixstreams.kafka.configuration import ConnectionConfig
+
+from agentflux.contract.errors import InvalidMessage, LifecycleError
+from agentflux.streams.deadletters import DeadLetterProducer
+from agentflux.streams.decoding import KEY, RAW, PayloadDeserializer, ResultSerializer, extract_time
+from agentflux.streams.provision import provision
+from agentflux.streams.results import WINDOW_END, WINDOW_START, encode_key, encode_value, result_headers
+
+if TYPE_CHECKING:
+    from quixstreams.dataframe import StreamingDataFrame
+
+    from agentflux.streams.aggregates import Aggregate
+    from agentflux.streams.job import StreamJob
+    from agentflux.transport.settings import KafkaSettings
+
+ENV_STATE_DIR = "AGENTFLUX_STREAMS_STATE_DIR"
+log = logging.getLogger(__name__)
+_QUIX: dict[str, Any] = {"avg": Mean, "min": Min, "max": Max, "sum": Sum}
+
+
+def default_state_dir() -> Path:
+    """``$AGENTFLUX_STREAMS_STATE_DIR``, else ``$XDG_STATE_HOME/agentflux/streams`` (``~/.local/state``)."""
+    if os.environ.get(ENV_STATE_DIR):
+        return Path(os.environ[ENV_STATE_DIR]).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "agentflux" / "streams"
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    """How the embedded engine runs a job. The group defaults to ``agentflux.streams.{job}``."""
+
+    group_id: str | None = None
+    state_dir: Path | None = None
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    processing_guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
+    commit_interval: float = 5.0
+    log_level: str = "WARNING"
+    #: Called with (topic, partition, offset) after each source record is processed: for metrics and benchmarks.
+    on_processed: Callable[[str, int, int], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Result:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def _split_config(kafka: KafkaSettings) -> tuple[ConnectionConfig, dict[str, str]]:
+    """Quix takes connection settings as a ConnectionConfig; every other client option passes through."""
+    base = kafka.base_config()
+    connection = ConnectionConfig.from_librdkafka_dict(base, ignore_extras=True)
+    known = set(connection.as_librdkafka_dict())
+    known |= {"sasl.mechanisms"}
+    return connection, {k: v for k, v in base.items() if k not in known and k.replace(".", "_") not in known}
+
+
+def _quix_aggregate(agg: Aggregate) -> Any:
+    return Count() if agg.function == "count" else _QUIX[agg.function](agg.field)
+
+
+class EmbeddedEngine:
+    """Runs one job on Quix Streams. ``run()`` blocks in the main thread until SIGINT/SIGTERM or ``stop()``."""
+
+    def __init__(self, kafka: KafkaSettings, settings: EmbeddedSettings | None = None) -> None:
+        self.kafka = kafka
+        self.settings = settings or EmbeddedSettings()
+        self._app: Application | None = None
+        self.dead_letters: DeadLetterProducer | None = None
+        self.late = 0
+
+    def build(self, job: StreamJob[Any]) -> Application:
+        """The Quix Streams application for ``job``; nothing connects until it runs."""
+        job = job.checked()
+        s = self.settings
+        group = s.group_id or f"agentflux.streams.{job.name}"
+        self.dead_letters = DeadLetterProducer(self.kafka, group=group, job=job.name)
+        connection, extra = _split_config(self.kafka)
+        app = Application(
+            broker_address=connection, consumer_group=group, auto_offset_reset=s.auto_offset_reset,
+            commit_interval=s.commit_interval, state_dir=str(s.state_dir or default_state_dir()),
+            processing_guarantee=s.processing_guarantee, on_consumer_error=self._on_consumer_error,
+            consumer_extra_config={**extra, **self.kafka.consumer_config},
+            producer_extra_config={**extra, **self.kafka.producer_config},
+            loglevel=logging.getLevelNamesMapping()[s.log_level.upper()], on_message_processed=s.on_processed,
+        )  # fmt: skip
+        src, snk = job.src, job.snk
+        source = app.topic(
+            src.topic, value_deserializer=PayloadDeserializer(job, keep_raw=not src.rekey),
+            key_deserializer="bytes", timestamp_extractor=extract_time,
+        )  # fmt: skip
+        sink = app.topic(snk.topic, value_serializer=ResultSerializer(), key_serializer="bytes")
+        sdf = app.dataframe(source)
+        if src.rekey:
+            sdf = sdf.group_by(lambda row: encode_key(row[KEY]), name=f"{job.name}-by-{src.key}")
+        else:
+            sdf = sdf.filter(self._key_matches, metadata=True)
+        sdf = self._windowed(job, sdf)
+        sdf = sdf.apply(lambda value, key, _ts, _h: self._row(job, value, key), metadata=True)
+        if job.filter_ is not None:
+            sdf = sdf.filter(job.keeps)
+        sdf = sdf.apply(lambda row: self._result(job, row))
+        sdf = sdf.set_headers(lambda result, _k, _ts, _h: result.headers)
+        sdf.to_topic(sink, key=lambda result: result.key)
+        self._app = app
+        return app
+
+    def run(self, job: StreamJob[Any], *, timeout: float = 0.0) -> None:
+        """Run ``job``; with ``timeout`` > 0, stop after that many seconds without a new record."""
+        provision(self.kafka, job, dead_letters=True)
+        app = self.build(job)
+        try:
+            app.run(timeout=timeout)
+        finally:
+            if self.dead_letters is not None:
+                self.dead_letters.close()
+
+    def stop(self) -> None:
+        if self._app is None:
+            raise LifecycleError("the embedded engine is not running")
+        self._app.stop()
+
+    def _windowed(self, job: StreamJob[Any], sdf: StreamingDataFrame) -> StreamingDataFrame:
+        win = job.win
+        if win.tumbling:
+            definition: Any = sdf.tumbling_window(win.size_ms, win.grace_ms, name=job.name, on_late=self._on_late)
+        else:
+            definition = sdf.hopping_window(
+                win.size_ms, win.slide_ms, win.grace_ms, name=job.name, on_late=self._on_late
+            )
+        aggs = {name: _quix_aggregate(agg) for name, agg in job.aggregates}
+        result: StreamingDataFrame = definition.agg(**aggs).final(closing_strategy="partition")
+        return result
+
+    def _on_late(
+        self, value: Any, key: Any, timestamp_ms: int, late_by_ms: int, start: int, end: int, store_name: str,
+        topic: str, partition: int, offset: int,
+    ) -> bool:  # fmt: skip
+        """Count a record dropped from a closed window; log at debug level instead of Quix's warning."""
+        self.late += 1
+        log.debug("late record %s[%d]@%d for window [%d, %d) of key %r", topic, partition, offset, start, end, key)
+        return False
+
+    def _key_matches(self, row: dict[str, Any], key: bytes | None, _ts: int, headers: Any) -> bool:
+        raw = row.pop(RAW)
+        if key == encode_key(row[KEY]):
+            return True
+        ctx = message_context()
+        error = InvalidMessage(f"record key {key!r} is not its key field's value {row[KEY]!r}")
+        assert self.dead_letters is not None
+        self.dead_letters.send(
+            topic=ctx.topic, partition=ctx.partition, offset=ctx.offset, key=key, value=raw, headers=headers,
+            error=error,
+        )  # fmt: skip
+        return False
+
+    @staticmethod
+    def _row(job: StreamJob[Any], value: dict[str, Any], key: bytes) -> dict[str, Any]:
+        text = key.decode()
+        row: dict[str, Any] = {job.src.key: int(text) if job.src.key_kind == "int" else text}
+        row[WINDOW_START], row[WINDOW_END] = value["start"], value["end"]
+        for name, _agg in job.aggregates:
+            row[name] = value[name]
+        return row
+
+    @staticmethod
+    def _result(job: StreamJob[Any], row: dict[str, Any]) -> _Result:
+        fields = job.output_fields
+        job.snk.model.model_validate({n: row[n] for n in fields})
+        key = row[job.src.key]
+        headers = result_headers(job.name, job.snk.topic, key, row[WINDOW_START], row[WINDOW_END])
+        return _Result(encode_key(key), encode_value(row, fields), headers)
+
+    def _on_consumer_error(self, exc: BaseException, message: Any, logger: logging.Logger) -> bool:
+        if message is None or not isinstance(exc, InvalidMessage) or self.dead_letters is None:
+            return False
+        self.dead_letters.send(
+            topic=message.topic(), partition=message.partition(), offset=message.offset(), key=message.key(),
+            value=message.value(), headers=message.headers(), error=exc,
+        )  # fmt: skip
+        logger.warning("dead-lettered %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), exc)
+        return True

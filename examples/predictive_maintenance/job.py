@@ -1,0 +1,42 @@
+"""The window job: average vibration per machine over 10 minutes, every minute, above a threshold.
+
+Thousands of raw readings per second become, now and then, one task for the
+``diagnose-machine`` skill: that is all an LLM agent should have to read.
+
+    agentflux streams run examples.predictive_maintenance:job                  # embedded (Quix Streams)
+    agentflux streams run examples.predictive_maintenance:job --engine flink   # Apache Flink
+    agentflux streams sql examples.predictive_maintenance:job                  # the Flink SQL
+"""
+
+from __future__ import annotations
+
+from agentflux.contract.topics import task_requests_topic
+from agentflux.streams import StreamJob, avg, col, count, hopping, max_
+from examples.predictive_maintenance.models import SENSOR_TOPIC, SensorReading, VibrationAnomaly
+
+DIAGNOSE_SKILL = "diagnose-machine"
+VIBRATION_THRESHOLD = 7.0  # mm/s
+WINDOW, SLIDE, GRACE = "10m", "1m", "30s"
+
+
+def build_job(
+    *, name: str = "vibration-anomalies", source: str = SENSOR_TOPIC, sink: str | None = None,
+    threshold: float = VIBRATION_THRESHOLD,
+) -> StreamJob[VibrationAnomaly]:  # fmt: skip
+    """The job, with its topics and threshold open to change (tests and demos give each run its own topics)."""
+    return (
+        StreamJob(name)
+        .source(source, SensorReading, key="machine_id", time="timestamp")
+        .window(hopping(WINDOW, SLIDE, grace=GRACE))
+        .aggregate(
+            avg_vibration=avg("vibration"),
+            max_vibration=max_("vibration"),
+            avg_temperature=avg("temperature"),
+            readings=count(),
+        )
+        .filter(col("avg_vibration") > threshold)
+        .sink(sink or task_requests_topic(DIAGNOSE_SKILL), VibrationAnomaly)
+    )
+
+
+job = build_job()

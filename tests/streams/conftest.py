@@ -1,0 +1,35 @@
+"""Stream tests: the modules beside this file and `examples/` are importable; one Flink environment per session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for path in (str(HERE), str(HERE.parents[1])):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+@pytest.fixture(scope="session")
+def flink_jars() -> list[Path]:
+    pytest.importorskip("pyflink", reason="the Flink tests need the 'flink' extra: pip install -e '.[dev,flink]'")
+    from agentflux.local.flink_jars import ensure_flink_jars
+
+    return ensure_flink_jars()
+
+
+@pytest.fixture(scope="session")
+def flink_engine(kafka_bootstrap: str, flink_jars: list[Path]) -> Iterator[Any]:
+    """One FlinkEngine, hence one TableEnvironment and mini-cluster, for the whole session."""
+    from agentflux.streams.flink_engine import FlinkEngine, FlinkSettings
+    from agentflux.transport.settings import KafkaSettings
+
+    engine = FlinkEngine(
+        KafkaSettings(kafka_bootstrap), FlinkSettings(jars=tuple(flink_jars), checkpoint_interval_ms=2000)
+    )
+    yield engine
