@@ -8,7 +8,8 @@ price-collector     every ``PRICING_POLL_SECONDS``, scrapes the competitor's pag
                     correlation id per change) when a page shows a new price (see ``collector.py``)
 price-analysis      reads the stock through the MCP ``inventory-db``, decides with ``rules.py`` (or an
                     LLM, see ``llm.py``), records the decision on ``ecommerce.price-decided.v1`` and
-                    delegates the skill ``update-price``, with a task id derived from the change id
+                    delegates the skill ``update-price`` (found through the A2A card registry when
+                    ``agentflux run`` has discovery), with a task id derived from the change id
 order-update        serves ``update-price``: ``set_price`` through MCP (idempotent on the change id),
                     then publishes ``ecommerce.order-updated.v1`` and ``action.price-adjustment.v1``
 customer-notify     tells the customers watching a product about a price drop through the MCP
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from agentflux import AgentApp, Context, Reject, RetryPolicy, ToolError
+from agentflux import AgentApp, Context, Reject, Retry, RetryPolicy, ToolError, UnknownSkill
 from agentflux.mcp import McpServerSpec
 from examples.ecommerce_pricing.collector import PriceTracker
 from examples.ecommerce_pricing.config import REPO, PricingConfig
@@ -46,6 +47,7 @@ from examples.ecommerce_pricing.rules import decide
 
 COLLECTOR, ANALYSIS, ORDER_UPDATE, NOTIFY = "price-collector", "price-analysis", "order-update", "customer-notify"
 DELEGATE_TIMEOUT = 30.0
+UNKNOWN_SKILL_RETRY = 2.0
 SCRAPE_CONCURRENCY = 16
 
 
@@ -76,7 +78,7 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
     app = AgentApp(config.app_name)
     for spec in tool_servers(config):
         app.tool_server(spec)
-    patient = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=5.0)
+    patient = RetryPolicy(max_attempts=8, initial_backoff=0.5, max_backoff=5.0)
     collector = app.agent(COLLECTOR, description="Publishes competitor price changes", publishes=[config.price_changed])
     analysis = app.agent(
         ANALYSIS, description="Decides how to answer competitor prices", retry=patient, publishes=[config.price_decided]
@@ -143,7 +145,10 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
             reason=decision.reason,
             competitor_price=event.new_price,
         )
-        await ctx.delegate(config.skill, update, timeout=DELEGATE_TIMEOUT, task_id=task_id_for(event.change_id))
+        try:  # found by skill through the card registry, never by address
+            await ctx.delegate(config.skill, update, timeout=DELEGATE_TIMEOUT, task_id=task_id_for(event.change_id))
+        except UnknownSkill as exc:  # no live agent offers it (yet): keep the change, try again
+            raise Retry(f"{exc}; trying again", delay=UNKNOWN_SKILL_RETRY) from exc
 
     @order_update.skill(config.skill, description="Sets a product's price, once per change id, and announces it")
     async def update_price(task: PriceUpdate, ctx: Context) -> PriceUpdated:

@@ -1,11 +1,12 @@
 """The four pricing agents on the in-memory transport, with in-memory stand-ins for the MCP servers."""
 
 import asyncio
+import importlib
 from typing import Any
 
 import pytest
 
-from agentflux import ToolError
+from agentflux import ToolError, UnknownSkill
 from agentflux.testing import TestApp
 from examples.ecommerce_pricing.app import ANALYSIS, NOTIFY, ORDER_UPDATE, build_app
 from examples.ecommerce_pricing.config import PricingConfig
@@ -146,3 +147,30 @@ async def test_a_product_outside_the_catalog_is_dead_lettered() -> None:
         await t.publish(config.price_changed, event, key=event.product_id)
         await t.drain()
         assert "not in our catalog" in t.dead_letters()[0].info["error_message"]
+
+
+async def test_a_skill_no_live_agent_offers_yet_is_retried_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.import_module("examples.ecommerce_pricing.app"), "UNKNOWN_SKILL_RETRY", 0.01)
+    config = PricingConfig(site_url=SITE)
+    shop = FakeShop()
+    event = PriceChanged(
+        change_id="c-3", product_id="SKU-1003", competitor="rival", url=f"{SITE}/products/SKU-1003",
+        previous_price=25.5, new_price=24.0, seq=2,
+    )  # fmt: skip
+    async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE], tools=shop) as t:
+        real = t.runner.services.requester
+        assert real is not None
+        refusals = []
+
+        class NotYetDiscovered:  # the card registry has not seen order-update's card yet
+            async def delegate(self, skill: str, payload: object, **kw: Any) -> Any:
+                if not refusals:
+                    refusals.append(skill)
+                    raise UnknownSkill(f"no live agent offers skill {skill!r}")
+                return await real.delegate(skill, payload, **kw)
+
+        t.runner.services.requester = NotYetDiscovered()  # type: ignore[assignment]
+        await t.publish(config.price_changed, event, key=event.product_id)
+        await t.drain()
+        t.runner.services.requester = real
+    assert refusals == [config.skill] and shop.prices["SKU-1003"] == 23.76 and not t.dead_letters()
