@@ -167,11 +167,12 @@ class Discovery:
         self.publisher: CardPublisher | None = None
 
     async def start(self, runner: AppRunner) -> None:
+        remote = [(url, await fetch_card(url, trust=self.trust)) for url in self.remote_urls]  # refused: fail now
         transport = runner.transport
         self.registry = registry = CardRegistry(transport, trust=self.trust)
         await registry.start()
-        for url in self.remote_urls:
-            await registry.add_remote(url, await fetch_card(url, trust=self.trust))
+        for url, card in remote:
+            await registry.add_remote(url, card)
         cards = [build_card(a, gateway_url=self.gateway_url) for a in runner.agents if a.skills]
         self.publisher = CardPublisher(
             transport, cards, interval=self.interval, ttl=self.ttl, signer=self.signer, registry=registry
