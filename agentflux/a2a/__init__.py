@@ -18,6 +18,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from agentflux.a2a.cards import KAFKA_BINDING, SKILL_SCHEMAS_URI, build_card, build_cards, skill_schemas
 from agentflux.a2a.discovery import CardPublisher, DiscoveringRequester, Discovery
 from agentflux.a2a.gateway import AppCards, Gateway
+from agentflux.a2a.kafka_binding import KafkaClientTransport, register_kafka_binding
 from agentflux.a2a.messages import Reply
 from agentflux.a2a.registry import CardRegistry
 from agentflux.a2a.remote import fetch_card
@@ -35,6 +36,7 @@ __all__ = [
     "Discovery",
     "Gateway",
     "InputRequired",
+    "KafkaClientTransport",
     "Reply",
     "TrustPolicy",
     "UntrustedCard",
@@ -45,5 +47,6 @@ __all__ = [
     "fetch_card",
     "file_bytes",
     "file_url",
+    "register_kafka_binding",
     "skill_schemas",
 ]

@@ -19,7 +19,9 @@ from agentflux.transport.base import Transport
 class AgentRequestHandler(DefaultRequestHandler):
     """``DefaultRequestHandler`` over Kafka: ``KafkaTaskStore``, ``KafkaTaskEventStream``, ``SkillExecutor``.
 
-    A message that starts a task is checked before the SDK creates anything:
+    Parts whose ``mediaType`` the card does not list are refused with
+    ``ContentTypeNotSupportedError``. A message that starts a task is checked
+    before the SDK creates anything:
     an unknown skill, or a message that cannot be the skill's input, is
     answered with ``InvalidParamsError`` and leaves no task behind.
     """
@@ -31,6 +33,7 @@ class AgentRequestHandler(DefaultRequestHandler):
             task_store=KafkaTaskStore(log, transport, agent=card.name, source=source),
             agent_card=card,
             event_stream=KafkaTaskEventStream(log),
+            validate_input_modes=True,
         )
 
     def _check(self, params: SendMessageRequest) -> None:

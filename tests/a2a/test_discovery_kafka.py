@@ -152,3 +152,48 @@ async def test_a_delegation_to_an_unknown_skill_fails_at_once(kafka_bootstrap: s
         await client.delegate(f"ask-nobody-{unique}", {"dish": "air"}, timeout=20)
         assert time.monotonic() - started < 5
     assert f"no live agent offers skill 'nobody-{unique}'" in str(outcome["error"])
+
+
+async def test_agentflux_gateway_serves_agents_it_finds_in_the_registry(kafka_bootstrap: str, unique: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+    from a2a.helpers import new_data_part
+    from a2a.types import Message, Role, SendMessageRequest
+    from a2a.types import TaskState as S
+    from a2a.utils.constants import TransportProtocol
+    from a2a_helpers import client_for, free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "agentflux.cli.main", "gateway", "--port", str(port), "-b", kafka_bootstrap]
+    gateway = subprocess.Popen([*command, "--log-level", "warning"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with with_discovery(kitchen(unique, "baker"), kafka_bootstrap), httpx.AsyncClient() as http:
+            async with asyncio.timeout(30):
+                while True:  # the gateway starts, then finds the baker's card on agent.cards.v1
+                    try:
+                        listed = (await http.get(f"{base}/agents")).json()
+                        if any(c["name"] == f"baker-{unique}" for c in listed):
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.2)
+            async with client_for(
+                f"{base}/agents/baker-{unique}", TransportProtocol.JSONRPC, streaming=False
+            ) as client:
+                message = Message(role=Role.ROLE_USER, message_id="m", parts=[new_data_part({"name": "bread"})])
+                (done,) = [e async for e in client.send_message(SendMessageRequest(message=message))]
+            assert done.task.status.state == S.TASK_STATE_COMPLETED
+            missing = await http.get(f"{base}/agents/nobody-{unique}/.well-known/agent-card.json")
+            assert missing.status_code == 404
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        try:
+            gateway.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+            gateway.wait(timeout=10)
+    assert gateway.returncode in (0, -signal.SIGTERM)  # uvicorn shuts down, then re-raises the signal
