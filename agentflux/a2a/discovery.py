@@ -34,6 +34,7 @@ from agentflux.a2a.signing import TrustPolicy, signer_from_env, trust_from_env
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import UnknownSkill
+from agentflux.contract.tasks import TaskState, TaskStatus
 from agentflux.contract.topics import CARDS_TOPIC
 from agentflux.runtime.delegation import Requester, SkillLookup, outcome
 from agentflux.transport.base import Transport
@@ -128,7 +129,6 @@ class DiscoveringRequester(Requester):
         )
         if declared is None:
             return result
-        from agentflux.contract.tasks import TaskState, TaskStatus
 
         done = TaskState(
             task_id=envelope.task_id or envelope.id,

@@ -46,7 +46,15 @@ from a2a.utils.errors import InvalidParamsError
 
 from agentflux.a2a.cards import skill_schemas
 from agentflux.a2a.messages import InputError, message_input, reply_message, result_artifact
-from agentflux.a2a.records import INTERRUPTED, UPDATE_TYPE, WORKER_TYPE, causation, event_from_json, to_json
+from agentflux.a2a.records import (
+    INTERRUPTED,
+    UPDATE_TYPE,
+    WORKER_TYPE,
+    TaskRecord,
+    causation,
+    event_from_json,
+    to_json,
+)
 from agentflux.a2a.task_log import Entry, TaskLog
 from agentflux.a2a.task_store import SKILL_METADATA
 from agentflux.a2a.translate import status_of
@@ -196,7 +204,7 @@ class SkillExecutor(AgentExecutor):
                         await self._finish(updater, state, reply=reply)
                         return
 
-    async def _finish(self, updater: TaskUpdater, state: Any, *, reply: bool) -> None:
+    async def _finish(self, updater: TaskUpdater, state: TaskRecord, *, reply: bool) -> None:
         task_id, context_id = updater.task_id, updater.context_id
         if state.state is WorkerStatus.COMPLETED:
             if reply:

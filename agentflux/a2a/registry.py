@@ -27,7 +27,6 @@ from a2a.types import AgentCard
 
 from agentflux.a2a.cards import card_from_json
 from agentflux.a2a.signing import TrustPolicy, UntrustedCard
-from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import CARDS_TOPIC, reserved_specs
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
@@ -178,7 +177,3 @@ class CardRegistry:
         if self._tail is not None:
             await self._tail.close()
             self._tail = None
-
-    def require_started(self) -> None:
-        if self._tail is None:
-            raise LifecycleError("CardRegistry used before start()")

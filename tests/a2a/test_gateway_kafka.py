@@ -175,15 +175,19 @@ async def test_return_immediately_then_get_and_subscribe_through_the_other_repli
         (first,) = await send(one, message({"key": key}, skill=skill), return_immediately=True)
     task = first.task
     assert task.status.state in (S.TASK_STATE_SUBMITTED, S.TASK_STATE_WORKING)
-    async with client_for(mesh.agent(mesh.second, "writer"), binding) as two:
+    async with (
+        client_for(mesh.agent(mesh.second, "writer"), binding) as two,
+        client_for(mesh.agent(mesh.first, "writer"), binding) as local,
+    ):
         await _await_state(two, task.id, S.TASK_STATE_WORKING)
         seen: list[StreamResponse] = []
-
-        tailing = asyncio.create_task(_tail(two, task.id, seen))
-        await _until(lambda: bool(seen))
+        seen_locally: list[StreamResponse] = []  # the replica that runs the task taps it directly
+        tailing = asyncio.gather(_tail(two, task.id, seen), _tail(local, task.id, seen_locally))
+        await _until(lambda: bool(seen) and bool(seen_locally))
         mesh_app.RELEASE.setdefault(key, asyncio.Event()).set()
         async with asyncio.timeout(20):
             await tailing
+        assert seen_locally[-1].status_update.status.state == S.TASK_STATE_COMPLETED
         assert seen[0].HasField("task")
         final = [e for e in seen if e.HasField("status_update")][-1]
         assert final.status_update.status.state == S.TASK_STATE_COMPLETED
