@@ -8,6 +8,7 @@ from a2a.server.context import ServerCallContext
 from a2a.server.events import Event
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.types import AgentCard, Message, SendMessageRequest, Task
+from a2a.utils.input_mode_validator import validate_input_modes
 from google.protobuf.json_format import MessageToDict
 
 from agentflux.a2a.executor import SkillExecutor
@@ -37,6 +38,7 @@ class AgentRequestHandler(DefaultRequestHandler):
         )
 
     def _check(self, params: SendMessageRequest) -> None:
+        validate_input_modes(params.message, self._agent_card)  # ContentTypeNotSupportedError comes first
         if not params.message.task_id:
             metadata = MessageToDict(params.metadata) if params.HasField("metadata") else {}
             self.executor.resolve(params.message, metadata)

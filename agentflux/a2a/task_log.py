@@ -18,7 +18,8 @@ of the log, so every replica computes the same view:
   delegated inside the mesh, shown read-only) and never bumps the version of one.
 
 A process's own acknowledged writes show at once (``pending``) until the
-reader reaches them; from then on the fold decides. ``sync()`` waits until the
+reader reaches them; from then on the fold decides. The view keeps the
+``max_tasks`` most recently changed tasks; older ones answer ``TaskNotFound``. ``sync()`` waits until the
 reader has every record that was on the broker when it was called, so a
 ``GetTask`` on one replica sees a write acknowledged on another.
 """
@@ -53,6 +54,7 @@ from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 log = logging.getLogger("agentflux.a2a")
 
 WINDOW = 7 * 24 * 3600.0
+MAX_TASKS = 200_000  # tasks kept in the view; the least recently changed go first
 _RECENT = 256  # snapshot events kept per live task, for subscribers that attach a little late
 
 
@@ -85,9 +87,10 @@ class _Positions:
 
 
 class TaskLog:
-    def __init__(self, transport: Transport, *, window: float = WINDOW) -> None:
+    def __init__(self, transport: Transport, *, window: float = WINDOW, max_tasks: int = MAX_TASKS) -> None:
         self._transport = transport
         self._window = window
+        self._max_tasks = max_tasks
         self._tail: Tail | None = None
         self._reader: asyncio.Task[None] | None = None
         self._partitions: list[TopicPartition] = []
@@ -177,7 +180,7 @@ class TaskLog:
         if info.prev_version != base and not cancel:
             log.info("task %s: a write based on version %d lost to version %d", key, info.prev_version, base)
             return False
-        self._folded[key] = Snapshot(task, version, info.agent, info.owner)
+        self._keep(key, Snapshot(task, version, info.agent, info.owner))
         if task.status.state in TERMINAL:
             self._recent.pop(key, None)
         return True
@@ -187,7 +190,13 @@ class TaskLog:
         if current is not None and (current.source != "worker" or current.task.status.state in TERMINAL):
             return  # an A2A task's snapshots are its truth; a finished task stays finished
         agent = (state.worker or "").partition("@")[0]
-        self._folded[key] = Snapshot(worker_task(state), version, agent, source="worker")
+        self._keep(key, Snapshot(worker_task(state), version, agent, source="worker"))
+
+    def _keep(self, key: str, snapshot: Snapshot) -> None:
+        self._folded.pop(key, None)  # re-inserted last: the dict's order is least recently changed first
+        self._folded[key] = snapshot
+        while len(self._folded) > self._max_tasks:
+            self.forget(next(iter(self._folded)))
 
     def get(self, task_id: str) -> Snapshot | None:
         folded, pending = self._folded.get(task_id), self._pending.get(task_id)

@@ -287,6 +287,14 @@ async def test_bad_requests_get_the_spec_error_codes(mesh: Mesh) -> None:
     pricer = mesh.agent(mesh.first, "pricer")
     cancel = (await _rpc(pricer, rpc("CancelTask", {"id": done.task.id})))["error"]
     assert cancel["code"] == -32002  # type: ignore[index]
+    again = {"message": {**send_params["message"], "taskId": done.task.id, "contextId": done.task.context_id}}
+    assert (await _rpc(pricer, rpc("SendMessage", again)))["error"]["code"] == -32004  # type: ignore[index]
+    other_context = {"message": {**send_params["message"], "taskId": done.task.id, "contextId": "elsewhere"}}
+    assert (await _rpc(pricer, rpc("SendMessage", other_context)))["error"]["code"] == -32602  # type: ignore[index]
+    negative = rpc("GetTask", {"id": done.task.id, "historyLength": -1})
+    assert (await _rpc(pricer, negative))["error"]["code"] == -32602  # type: ignore[index]
+    image = {"message": {**send_params["message"], "parts": [{"raw": "aGk=", "mediaType": "image/png"}]}}
+    assert (await _rpc(pricer, rpc("SendMessage", image)))["error"]["code"] == -32005  # type: ignore[index]
     async with httpx.AsyncClient(timeout=10) as http:
         card = (await http.get(f"{pricer}/.well-known/agent-card.json")).json()
         legacy = (await http.get(f"{pricer}/.well-known/agent.json")).json()

@@ -98,3 +98,16 @@ async def test_followers_see_every_record_of_their_key_in_order(log: tuple[TaskL
     assert (first.version, first.accepted, second.accepted) == (v1, True, True)
     assert queue.empty()
     assert [e.version for e in task_log.recent("t9")] == [first.version, second.version]
+
+
+async def test_the_view_keeps_the_most_recently_changed_tasks() -> None:
+    transport = MemoryTransport()
+    task_log = TaskLog(transport, max_tasks=2)
+    await task_log.start()
+    try:
+        for task_id in ("a", "b", "c"):
+            await snapshot(transport, S.TASK_STATE_SUBMITTED, 0, task_id=task_id)
+        await settled(task_log)
+        assert [task_log.get(t) is not None for t in ("a", "b", "c")] == [False, True, True]
+    finally:
+        await task_log.close()
