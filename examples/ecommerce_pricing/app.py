@@ -48,7 +48,7 @@ from examples.ecommerce_pricing.rules import decide
 COLLECTOR, ANALYSIS, ORDER_UPDATE, NOTIFY = "price-collector", "price-analysis", "order-update", "customer-notify"
 DELEGATE_TIMEOUT = 30.0
 UNKNOWN_SKILL_RETRY = 2.0
-SCRAPE_CONCURRENCY = 16
+SCRAPE_CONCURRENCY = 8
 
 
 def tool_servers(config: PricingConfig) -> list[McpServerSpec]:
@@ -80,8 +80,12 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         app.tool_server(spec)
     patient = RetryPolicy(max_attempts=8, initial_backoff=0.5, max_backoff=5.0)
     collector = app.agent(COLLECTOR, description="Publishes competitor price changes", publishes=[config.price_changed])
-    analysis = app.agent(
-        ANALYSIS, description="Decides how to answer competitor prices", retry=patient, publishes=[config.price_decided]
+    analysis = app.agent(  # a decision waits for its update-price task (or an LLM): allow many at once
+        ANALYSIS,
+        description="Decides how to answer competitor prices",
+        concurrency=64,
+        retry=patient,
+        publishes=[config.price_decided],
     )
     order_update = app.agent(
         ORDER_UPDATE, description="Applies price updates", publishes=[config.order_updated, config.price_adjustment]

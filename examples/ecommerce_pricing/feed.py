@@ -55,15 +55,21 @@ def scripted_changes(count: int, *, seed: int = 7, start: dict[str, float] | Non
 
 
 class FixtureSite:
-    """The competitor site as a subprocess; ``url`` is its base URL. Stopped on exit, also on errors."""
+    """The competitor site as a subprocess; ``url`` is its base URL. Stopped on exit, also on errors.
 
-    def __init__(self, port: int = 0) -> None:
+    ``catalog`` replaces the site's products (a JSON list like ``fixtures/competitor_products.json``).
+    """
+
+    def __init__(self, port: int = 0, catalog: Path | None = None) -> None:
         self.port = port
+        self.catalog = catalog
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> FixtureSite:
         command = [sys.executable, "-m", "examples.mcp_servers.fixture_site", "--port", str(self.port)]
+        if self.catalog is not None:
+            command += ["--catalog", str(self.catalog)]
         self._proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdout is not None
         self.url = self._proc.stdout.readline().decode().strip()
