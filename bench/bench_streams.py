@@ -13,11 +13,12 @@ time between readings) is read by:
 4. the Flink engine on the local mini-cluster (target: >= 100,000 events/s).
 
 Python rates are measured from the first to the last record processed (no
-startup). Flink's is measured on its output: from the first window result to
-the last, which follows the last record; the records before the first window
-closes are left out of the count.
+startup), best of ``--repeat`` interleaved runs. Flink reads its own, larger
+topic (``--flink-records``) and is measured on its output: from the first
+window result to the last, which follows the last record; the records before
+the first window closes are left out of the count.
 
-    .venv/bin/python bench/bench_streams.py [--records 1000000] [--partitions 1] [--skip-flink]
+    .venv/bin/python bench/bench_streams.py [--records 300000] [--flink-records 2000000] [--skip-flink]
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ def flink(bootstrap: str, topic: str, sink: str, total: int, emit: str) -> tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--flink-records", type=int, default=2_000_000, help="a separate, larger topic for Flink")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each Python contender; the best counts")
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--skip-flink", action="store_true")
     args = parser.parse_args()
@@ -208,21 +211,30 @@ def main() -> None:
         fill(bootstrap, topic, args.records)
         total = args.records + MACHINES
         console.print(f"{total:,} readings, {args.partitions} partition(s), window 60 s every 10 s")
-        with console.status("raw confluent-kafka loop"):
-            raw = raw_loop(bootstrap, topic, total)
-        with console.status("bare Quix Streams pipeline"):
-            quix = bare_quix(bootstrap, topic, f"bench.quix-out-{run_id}.v1", total, Path(tmp) / "quix")
-        with console.status("embedded engine"):
-            ours = embedded(bootstrap, topic, f"bench.embedded-out-{run_id}.v1", total, Path(tmp) / "embedded")
+        raw = quix = ours = 0.0
+        for attempt in range(1, args.repeat + 1):  # interleaved, best of N: the machine may be shared
+            with console.status(f"raw confluent-kafka loop ({attempt}/{args.repeat})"):
+                raw = max(raw, raw_loop(bootstrap, topic, total))
+            with console.status(f"bare Quix Streams pipeline ({attempt}/{args.repeat})"):
+                out = f"bench.quix-out-{run_id}-{attempt}.v1"
+                quix = max(quix, bare_quix(bootstrap, topic, out, total, Path(tmp) / f"quix{attempt}"))
+            with console.status(f"embedded engine ({attempt}/{args.repeat})"):
+                out = f"bench.embedded-out-{run_id}-{attempt}.v1"
+                ours = max(ours, embedded(bootstrap, topic, out, total, Path(tmp) / f"embedded{attempt}"))
         print(f"raw consume loop (JSON -> pydantic): {raw:>10,.0f} events/s")
         print(f"bare Quix Streams, same window:      {quix:>10,.0f} events/s")
         print(f"embedded engine (agentflux):         {ours:>10,.0f} events/s = {ours / quix:.0%} of bare Quix "
               f"(target >= 80 %: {verdict(ours >= 0.8 * quix)})")  # fmt: skip
         if args.skip_flink:
             return
+        flink_topic = f"bench.sensor-reading-flink-{run_id}.v1"
+        create_topic(bootstrap, flink_topic, args.partitions)
+        fill(bootstrap, flink_topic, args.flink_records)
+        flink_total = args.flink_records + MACHINES
         for emit in ("on-event", "on-periodic"):
             with console.status(f"Flink mini-cluster, watermarks {emit}"):
-                rate, wall = flink(bootstrap, topic, f"bench.flink-out-{emit}-{run_id}.v1", total, emit)
+                out = f"bench.flink-out-{emit}-{run_id}.v1"
+                rate, wall = flink(bootstrap, flink_topic, out, flink_total, emit)
             target = verdict(rate >= 100_000)
             print(f"Flink mini-cluster ({emit} watermarks): {rate:>10,.0f} events/s "
                   f"(target >= 100,000: {target}; {wall:.1f}s from submit to last result)")  # fmt: skip

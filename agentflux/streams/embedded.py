@@ -117,7 +117,10 @@ class EmbeddedEngine:
         sink = app.topic(snk.topic, value_serializer=ResultSerializer(), key_serializer="bytes")
         sdf = app.dataframe(source)
         if src.rekey:
-            sdf = sdf.group_by(lambda row: encode_key(row[KEY]), name=f"{job.name}-by-{src.key}")
+            sdf = sdf.group_by(
+                lambda row: encode_key(row[KEY]), name=f"{job.name}-by-{src.key}",
+                key_serializer="bytes", key_deserializer="bytes",
+            )  # fmt: skip
         else:
             sdf = sdf.filter(self._key_matches, metadata=True)
         sdf = self._windowed(job, sdf)

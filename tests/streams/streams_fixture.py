@@ -34,10 +34,10 @@ class WindowResult(BaseModel):
     sum_v: float
 
 
-def make_job(name: str, source: str, sink: str) -> StreamJob[WindowResult]:
+def make_job(name: str, source: str, sink: str, *, rekey: bool = False) -> StreamJob[WindowResult]:
     return (
         StreamJob(name)
-        .source(source, Reading, key="machine_id", time="ts")
+        .source(source, Reading, key="machine_id", time="ts", rekey=rekey)
         .window(hopping(SIZE_MS, SLIDE_MS, grace=GRACE_MS))
         .aggregate(readings=count(), avg_v=avg("v"), min_v=min_("v"), max_v=max_("v"), sum_v=sum_("v"))
         .filter((col("readings") >= 2) | (col("max_v") > 50.0))
@@ -84,5 +84,8 @@ def encoded(stream: list[tuple[str, float, float]] = STREAM) -> list[tuple[bytes
 
 if os.environ.get("STREAMS_FIXTURE_SOURCE"):
     job = make_job(
-        os.environ["STREAMS_FIXTURE_NAME"], os.environ["STREAMS_FIXTURE_SOURCE"], os.environ["STREAMS_FIXTURE_SINK"]
+        os.environ["STREAMS_FIXTURE_NAME"],
+        os.environ["STREAMS_FIXTURE_SOURCE"],
+        os.environ["STREAMS_FIXTURE_SINK"],
+        rekey=bool(os.environ.get("STREAMS_FIXTURE_REKEY")),
     )

@@ -81,3 +81,18 @@ def test_window_state_survives_a_crash_and_a_lost_state_directory(
     for record in got:  # a window emitted again after the crash is the same record
         assert json.dumps(record["value"]) == json.dumps(distinct[record["headers"]["ce_id"]]["value"])
     assert_same_results([r["value"] for r in distinct.values()], expected)
+
+
+def test_rekey_regroups_a_topic_not_keyed_by_its_key_field(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
+    """``rekey=True``: records without keys are grouped by their key field (no dead letters)."""
+    source, sink = f"factory.unkeyed-{unique}.v1", f"factory.vibration-window-{unique}.v1"
+    create_topic(kafka_bootstrap, source, partitions=1)
+    produce(kafka_bootstrap, source, [(None, value) for _key, value in encoded()])
+    env = {"STREAMS_FIXTURE_SOURCE": source, "STREAMS_FIXTURE_SINK": sink, "STREAMS_FIXTURE_NAME": f"rk-{unique}",
+           "STREAMS_FIXTURE_REKEY": "1"}  # fmt: skip
+    expected = make_job(f"rk-{unique}", source, sink).evaluate(readings()).rows
+    with streams_run("streams_fixture:job", kafka_bootstrap, env, "--state-dir", str(tmp_path)) as proc:
+        got = collect(kafka_bootstrap, sink, len(expected), timeout=60)
+        assert stop(proc) == 0
+    assert_same_results([r["value"] for r in got], expected)
+    assert all(r["key"] == r["value"]["machine_id"].encode() for r in got)
