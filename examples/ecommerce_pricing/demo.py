@@ -93,7 +93,7 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
         finally:
             await observer.close()
             await transport.close()
-    return summarize(observer, config, data, kill, handled, started)
+    return summarize(observer, config, data, kill, handled, started, interrupted=interrupted)
 
 
 async def feed(

@@ -59,9 +59,20 @@ def complete(observer: FlowObserver, config: PricingConfig) -> bool:
 
 
 def summarize(
-    observer: FlowObserver, config: PricingConfig, data: Path, kill: Kill | None, handled: bool, started: float
+    observer: FlowObserver,
+    config: PricingConfig,
+    data: Path,
+    kill: Kill | None,
+    handled: bool,
+    started: float,
+    *,
+    interrupted: bool = False,
 ) -> dict[str, object]:
-    """The figures of a run, with ``as the rules predict`` saying whether the final state is right."""
+    """The figures of a run, with ``as the rules predict`` saying whether the final state is right.
+
+    Its value is ``yes``, ``NO: <why>``, or, for a run stopped with Ctrl-C before
+    every change was handled, ``not checked: <why>``.
+    """
     expected = predict(observer.events(), config.catalog)
     rows, keys = applied_changes(config.inventory_db), outbox_keys(config.notifier_db)
     traces = list(observer.changes.values())
@@ -98,6 +109,7 @@ def summarize(
         figures["analysis SIGKILLed before change #"] = kill.at_change + 1
         figures["analysis down for s"] = (restarted - kill.killed_ms) / 1000
         figures["changes that waited in Kafka meanwhile"] = waited
-    figures["as the rules predict"] = "yes" if not problems else "NO: " + "; ".join(problems)
+    verdict = "NO: " if not interrupted or handled else "not checked (stopped with Ctrl-C): "
+    figures["as the rules predict"] = "yes" if not problems else verdict + "; ".join(problems)
     figures["databases"] = str(data)
     return figures
