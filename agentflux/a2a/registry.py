@@ -27,13 +27,13 @@ from a2a.types import AgentCard
 
 from agentflux.a2a.cards import card_from_json
 from agentflux.a2a.signing import TrustPolicy, UntrustedCard
-from agentflux.contract.topics import CARDS_TOPIC, reserved_specs
+from agentflux.contract.topics import CARD_EXPIRES_HEADER, CARD_INSTANCE_HEADER, CARDS_TOPIC, reserved_specs
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
 log = logging.getLogger("agentflux.a2a")
 
-INSTANCE_HEADER = "agentflux_instance"
-EXPIRES_HEADER = "agentflux_expires"
+INSTANCE_HEADER = CARD_INSTANCE_HEADER
+EXPIRES_HEADER = CARD_EXPIRES_HEADER
 
 
 @dataclass

@@ -24,6 +24,9 @@ TASKS_TOPIC = "agent.tasks.v1"
 TASK_REQUESTS_PREFIX = "agent.task-requests."
 TASK_RESULTS_PREFIX = "agent.task-results."
 _RESERVED_FIXED = {DEAD_LETTER_TOPIC, CARDS_TOPIC, TASKS_TOPIC}
+# Headers of an agent.cards.v1 record: the publishing process, and until when (epoch ms) it is live.
+CARD_INSTANCE_HEADER = "agentflux_instance"
+CARD_EXPIRES_HEADER = "agentflux_expires"
 
 
 def validate_skill_id(skill: str) -> str:
@@ -89,9 +92,7 @@ class TopicSpec:
         if self.partitions < 1:
             raise TopicNameError(f"topic {self.name!r}: partitions must be at least 1, got {self.partitions}")
         if self.cleanup_policy not in (None, "delete", "compact", "compact,delete"):
-            raise TopicNameError(
-                f"topic {self.name!r}: cleanup_policy must be delete, compact or 'compact,delete'"
-            )
+            raise TopicNameError(f"topic {self.name!r}: cleanup_policy must be delete, compact or 'compact,delete'")
 
     def topic_config(self) -> dict[str, str]:
         """The broker-side topic configuration this spec asks for."""

@@ -42,9 +42,9 @@ def build_mesh_server(service: MeshService) -> MCPServer:
     mcp = MCPServer("agentflux-mesh", log_level="WARNING", lifespan=lifespan)
 
     @mcp.tool()
-    async def list_agents() -> list[dict[str, Any]]:
-        """The agents of the mesh: each one's Agent Card, as published to agent.cards.v1."""
-        return await _tool(service.list_agents())
+    async def list_agents(include_expired: bool = False) -> list[dict[str, Any]]:
+        """The live agents of the mesh, each with its A2A Agent Card (skills, interfaces) from agent.cards.v1."""
+        return await _tool(service.list_agents(include_expired))
 
     @mcp.tool()
     async def publish_event(

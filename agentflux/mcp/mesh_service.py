@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError, TopicNameError
 from agentflux.contract.tasks import TaskState
-from agentflux.contract.topics import CARDS_TOPIC, EVENT_TOPIC, TASKS_TOPIC, TopicSpec, event_type
+from agentflux.contract.topics import (
+    CARD_EXPIRES_HEADER,
+    CARD_INSTANCE_HEADER,
+    CARDS_TOPIC,
+    EVENT_TOPIC,
+    TASKS_TOPIC,
+    TopicSpec,
+    event_type,
+)
 from agentflux.patterns.client import AgentClient
 from agentflux.runtime.deadletter import read_dead_letters, redrive
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.trace import find_by_correlation
-from agentflux.transport.base import Transport
+from agentflux.transport.base import Record, Transport
 
 
 class MeshService:
@@ -35,13 +44,33 @@ class MeshService:
         await self.client.close()
         await self.transport.close()
 
-    async def list_agents(self) -> list[dict[str, Any]]:
-        """The latest card of every agent in ``agent.cards.v1`` (tombstones remove an agent)."""
-        latest: dict[bytes, bytes | None] = {}
+    async def list_agents(self, include_expired: bool = False) -> list[dict[str, Any]]:
+        """The latest card of every agent in ``agent.cards.v1``, with whether it is live.
+
+        An agent is live until the expiry its last card record carries (agents
+        re-publish their cards as a heartbeat, and a clean stop publishes an
+        expired one). Expired agents are left out unless ``include_expired``.
+        """
+        latest: dict[bytes, Record] = {}
         for record in await self.transport.read_all(CARDS_TOPIC):
             if record.key is not None:
-                latest[record.key] = record.value
-        return [json.loads(value) for value in latest.values() if value]
+                latest[record.key] = record
+        now_ms = time.time() * 1000
+        agents = []
+        for record in latest.values():
+            if not record.value:
+                continue  # a tombstone: the agent was removed
+            headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}
+            expires = int(headers.get(CARD_EXPIRES_HEADER) or 0) or record.timestamp_ms + 30_000
+            if expires > now_ms or include_expired:
+                agents.append(
+                    {
+                        "card": json.loads(record.value),
+                        "live": expires > now_ms,
+                        "instance": headers.get(CARD_INSTANCE_HEADER),
+                    }
+                )
+        return agents
 
     async def publish_event(
         self, topic: str, payload: Any, key: str | None = None, correlation_id: str | None = None

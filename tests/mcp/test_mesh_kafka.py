@@ -14,6 +14,7 @@ from mcp import Client, StdioServerParameters
 from pydantic import BaseModel
 
 from agentflux import AgentApp, AppRunner, Context, RetryPolicy
+from agentflux.a2a import Discovery
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
@@ -51,7 +52,11 @@ async def call(client: Client, tool: str, **arguments: Any) -> Any:
 async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, unique: str) -> None:
     signals, echoes, poison = (f"mesh.{name}-{unique}.v1" for name in ("signal-sent", "signal-echoed", "poison-fed"))
     app = AgentApp(f"mesh-{unique}")
-    listener, doubler, taster = app.agent("listener"), app.agent("doubler"), app.agent("taster")
+    listener, doubler, taster = (
+        app.agent("listener"),
+        app.agent(f"doubler-{unique}"),  # cards are keyed by agent name across the whole cluster
+        app.agent("taster"),
+    )
     heard: list[dict] = []
     echoed: list[Context] = []
 
@@ -72,7 +77,8 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
     async def taste(event: dict, ctx: Context) -> None:
         raise RuntimeError(f"poisoned by {event['dose']}")
 
-    async with AppRunner(app, KafkaTransport(KafkaSettings(kafka_bootstrap))):
+    runner = AppRunner(app, KafkaTransport(KafkaSettings(kafka_bootstrap)), plugins=[Discovery()])
+    async with runner:
         async with Client(mesh_server(kafka_bootstrap)) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             assert tools >= {
@@ -84,6 +90,11 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
                 "list_dead_letters",
                 "redrive_dead_letter",
             }
+
+            agents = {a["card"]["name"]: a for a in await call(client, "list_agents")}
+            doubler_card = agents[f"doubler-{unique}"]
+            assert doubler_card["live"]
+            assert [s["id"] for s in doubler_card["card"]["skills"]] == [f"double-{unique}"]
 
             sent = await call(client, "publish_event", topic=signals, payload={"n": 7}, key="k1")
             await await_until(lambda: heard == [{"n": 7}] and len(echoed) == 1, 30, "the signal and its echo")
