@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 from agentflux.contract.envelope import Envelope
@@ -90,8 +91,10 @@ class MeshService:
         }
 
     async def delegate_task(self, skill: str, input: Any, timeout: float) -> dict[str, Any]:
-        result = await self.client.delegate(skill, input, timeout=timeout)
-        return {"skill": skill, "result": result.model_dump(mode="json") if hasattr(result, "model_dump") else result}
+        task_id = str(uuid.uuid4())
+        result = await self.client.delegate(skill, input, timeout=timeout, task_id=task_id)
+        json_result = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+        return {"skill": skill, "task_id": task_id, "result": json_result}
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         latest = None

@@ -104,6 +104,11 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
 
             doubled = await call(client, "delegate_task", skill=f"double-{unique}", input={"x": 21}, timeout=20)
             assert doubled["result"] == {"doubled": 42}
+            task = await call(client, "get_task", task_id=doubled["task_id"])
+            assert task["state"] == "completed" and task["result"] == {"doubled": 42}
+            assert task["skill"] == f"double-{unique}" and {"submitted", "completed"} <= set(task["timestamps"])
+            missing = await client.call_tool("get_task", {"task_id": "no-such-task"})
+            assert missing.is_error and "no task 'no-such-task'" in missing.content[0].text
 
             hops = await call(client, "find_by_correlation", correlation_id=sent["correlation_id"])
             assert [h["topic"] for h in hops] == [signals, echoes]
