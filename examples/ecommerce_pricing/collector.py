@@ -5,6 +5,8 @@ observations of that page were published (``seq``). It lives in memory and is
 rebuilt from ``ecommerce.price-changed.v1`` itself when the collector starts,
 so the log is the only state: a restarted collector publishes neither a change
 it published before nor a "first observation" of a page it already reported.
+It reads the whole topic once at start; with a long retention, a compacted
+topic holding the last observation per page would bound that read.
 
 Ids are deterministic: ``change_id`` is derived from the page URL, ``seq`` and
 both prices. Two collectors that see the same sequence of prices therefore

@@ -47,6 +47,7 @@ class FlowObserver:
         self.changes: dict[str, ChangeTrace] = {}  # by change id, in arrival order
         self.repeats = 0  # decisions, adjustments and alerts seen again (redeliveries absorbed downstream)
         self._by_correlation: dict[str, ChangeTrace] = {}
+        self._latest: dict[str, float] = {}
         self._waiting: dict[str, list[tuple[Record, BaseModel]]] = {}
         self._transport = transport
         self._tail: Tail | None = None
@@ -84,8 +85,7 @@ class FlowObserver:
 
     def latest_price(self, product_id: str) -> float | None:
         """The newest competitor price of ``product_id`` the collector reported in this run."""
-        prices = [t.event.new_price for t in self.changes.values() if t.event.product_id == product_id]
-        return prices[-1] if prices else None
+        return self._latest.get(product_id)
 
     def events(self) -> list[PriceChanged]:
         return [t.event for t in self.changes.values()]
@@ -122,6 +122,7 @@ class FlowObserver:
                 return
             new = ChangeTrace(payload, cid, record.timestamp_ms)
             self.changes[payload.change_id] = self._by_correlation[cid] = new
+            self._latest[payload.product_id] = payload.new_price
             self._show_change(new)
             for waiting in self._waiting.pop(cid, []):
                 self._take(*waiting)
