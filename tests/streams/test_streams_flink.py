@@ -57,9 +57,9 @@ def test_fixture_stream_gives_the_same_answers_on_both_engines(
 
 @pytest.mark.timeout(240)
 def test_cli_runs_tumbling_windows_on_both_engines_over_three_partitions(
-    kafka_bootstrap: str, unique: str, tmp_path: Path
+    kafka_bootstrap: str, unique: str, tmp_path: Path, flink_jars: list[Path]
 ) -> None:
-    """``agentflux streams run --engine flink`` (the CLI fetches the connector), int keys, epoch-ms time."""
+    """``agentflux streams run --engine flink``, int keys, epoch-ms time. (``flink_jars``: skip without PyFlink.)"""
     source = f"plant.tick-{unique}.v1"
     create_topic(kafka_bootstrap, source, partitions=3)
     produce(kafka_bootstrap, source, ticks_fixture.encoded())
