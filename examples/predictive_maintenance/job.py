@@ -6,16 +6,20 @@ Thousands of raw readings per second become, now and then, one task for the
     agentflux streams run examples.predictive_maintenance:job                  # embedded (Quix Streams)
     agentflux streams run examples.predictive_maintenance:job --engine flink   # Apache Flink
     agentflux streams sql examples.predictive_maintenance:job                  # the Flink SQL
+
+``job`` follows ``MaintenanceConfig.from_env()`` (``MAINTENANCE_NAMESPACE``,
+``MAINTENANCE_THRESHOLD``); with neither set it is ``build_job()``.
 """
 
 from __future__ import annotations
 
 from agentflux.contract.topics import task_requests_topic
 from agentflux.streams import StreamJob, avg, col, count, hopping, max_
+from examples.predictive_maintenance.config import DEFAULT_THRESHOLD, MaintenanceConfig
 from examples.predictive_maintenance.models import SENSOR_TOPIC, SensorReading, VibrationAnomaly
 
 DIAGNOSE_SKILL = "diagnose-machine"
-VIBRATION_THRESHOLD = 7.0  # mm/s
+VIBRATION_THRESHOLD = DEFAULT_THRESHOLD  # mm/s
 WINDOW, SLIDE, GRACE = "10m", "1m", "30s"
 
 
@@ -25,7 +29,7 @@ def build_job(
 ) -> StreamJob[VibrationAnomaly]:  # fmt: skip
     """The job, with its topics and threshold open to change (tests and demos give each run its own topics)."""
     return (
-        StreamJob(name)
+        StreamJob[VibrationAnomaly](name)
         .source(source, SensorReading, key="machine_id", time="timestamp")
         .window(hopping(WINDOW, SLIDE, grace=GRACE))
         .aggregate(
@@ -39,4 +43,11 @@ def build_job(
     )
 
 
-job = build_job()
+def job_for(config: MaintenanceConfig) -> StreamJob[VibrationAnomaly]:
+    """The job of one configured system: its namespaced topics, job name and threshold."""
+    return build_job(
+        name=config.job_name, source=config.sensor_topic, sink=config.anomalies_topic, threshold=config.threshold
+    )
+
+
+job = job_for(MaintenanceConfig.from_env())

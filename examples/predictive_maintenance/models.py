@@ -1,8 +1,9 @@
-"""Payload models of the predictive maintenance system."""
+"""Payload models of the predictive maintenance system: one per topic, and each skill's input and output."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -37,3 +38,57 @@ class VibrationAnomaly(BaseModel):
     max_vibration: float
     avg_temperature: float
     readings: int
+
+
+Severity = Literal["elevated", "high", "critical"]
+Priority = Literal["normal", "high", "urgent"]
+
+
+class MaintenanceRequest(BaseModel):
+    """Input of the skill ``schedule-maintenance``: book a technician for one machine.
+
+    ``anomaly_id`` is the window's task id (``ce_taskid`` of the refined event),
+    kept on the booking for audit.
+    """
+
+    machine_id: str
+    priority: Priority
+    reason: str
+    anomaly_id: str
+
+
+class MaintenanceBooked(BaseModel):
+    """Output of ``schedule-maintenance`` and ``manufacturing.maintenance-scheduled.v1`` (keyed by machine).
+
+    ``created`` is False when the machine already had an open booking: the
+    answer is that booking, and nothing new was booked.
+    """
+
+    booking_id: str
+    machine_id: str
+    slot_id: str
+    slot_start: datetime
+    technician: str
+    priority: Priority
+    created: bool
+
+
+class Diagnosis(BaseModel):
+    """Output of ``diagnose-machine`` and ``manufacturing.machine-diagnosed.v1`` (keyed by machine).
+
+    ``action`` is ``schedule`` when it delegated ``schedule-maintenance``
+    (``booking`` is the answer), ``already-booked`` when the machine's history
+    showed an open booking (``booking_id`` names it).
+    """
+
+    machine_id: str
+    anomaly_id: str
+    window_start: int
+    window_end: int
+    avg_vibration: float
+    severity: Severity
+    priority: Priority
+    action: Literal["schedule", "already-booked"]
+    reasons: list[str]
+    booking_id: str | None = None
+    booking: MaintenanceBooked | None = None
