@@ -105,3 +105,46 @@ def pricing(
     _summary("pricing", figures)
     if str(figures["as the rules predict"]).startswith("NO"):
         raise ConfigError(f"the run did not end as the rules predict: {figures['as the rules predict']}")
+
+
+@demo.command()
+def maintenance(
+    engine: Annotated[str, typer.Option(help="Where the window job runs: embedded or flink")] = "embedded",
+    machines: Annotated[int, typer.Option(help="How many machines the simulator runs")] = 20,
+    anomalies: Annotated[str, typer.Option(help="Machines with an injected anomaly, comma-separated")] = "m-003,m-011",
+    rate: Annotated[float, typer.Option(help="Sensor readings per second (wall time)")] = 2000.0,
+    speedup: Annotated[float, typer.Option(help="Event-time seconds per wall-clock second")] = 60.0,
+    duration: Annotated[float, typer.Option(help="Seconds of wall time the simulator runs")] = 30.0,
+    bad_readings: Annotated[int, typer.Option(help="Readings that fail their model, sent halfway")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated readings")] = 7,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite database goes (default: a temp dir)")] = None,
+    keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
+) -> None:
+    """Sensor readings -> a window job (embedded or Flink) -> Diagnostics and Scheduling agents (MCP, A2A)."""
+    if engine not in ("embedded", "flink"):
+        raise ConfigError(f"--engine must be embedded or flink, got {engine!r}")
+    try:
+        run_demo = load_object("examples.predictive_maintenance.demo:run_demo")
+        options = load_object("examples.predictive_maintenance.demo:DemoOptions")(
+            engine=engine,
+            machines=machines,
+            anomalies=tuple(a for a in anomalies.split(",") if a),
+            rate=rate,
+            speedup=speedup,
+            duration=duration,
+            bad_readings=bad_readings,
+            seed=seed,
+            data_dir=data_dir,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
+    try:
+        figures = asyncio.run(run_demo(bootstrap, _console, options))
+    finally:
+        if broker is not None:
+            with _console.status("stopping the embedded Kafka"):
+                broker.stop()  # type: ignore[attr-defined]
+    _summary(f"maintenance ({engine} engine)", figures)
+    if str(figures["as injected"]).startswith("NO"):
+        raise ConfigError(f"the run did not end as injected: {figures['as injected']}")
