@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,13 @@ for path in (str(HERE), str(HERE.parents[1])):
 
 @pytest.fixture(scope="session")
 def flink_jars() -> list[Path]:
-    pytest.importorskip("pyflink", reason="the Flink tests need the 'flink' extra: pip install -e '.[dev,flink]'")
+    # A missing PyFlink fails the Flink tests: a skip would hide that they never ran. Opt out explicitly.
+    if os.environ.get("AGENTFLUX_SKIP_FLINK") == "1":
+        pytest.skip("AGENTFLUX_SKIP_FLINK=1")
+    try:
+        import pyflink  # noqa: F401
+    except ImportError:
+        pytest.fail("the Flink tests need the 'flink' extra (scripts/setup installs it); AGENTFLUX_SKIP_FLINK=1 skips")
     from agentflux.local.flink_jars import ensure_flink_jars
 
     return ensure_flink_jars()
