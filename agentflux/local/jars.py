@@ -2,21 +2,20 @@
 
 The jars come from Maven Central through the pom kept beside this module
 (``kafka-pom.xml``) and are cached per Kafka version under the user's cache
-directory. A marker file holding the pom's digest is written only after Maven
-succeeded, so an interrupted fetch, or a changed pom, is simply done again.
+directory (see ``maven.MavenFetch``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentflux.contract.errors import LocalKafkaError
+from agentflux.local.maven import MavenFetch, Progress
 
 KAFKA_VERSION = "4.1.1"
 POM_PATH = Path(__file__).with_name("kafka-pom.xml")
@@ -32,10 +31,6 @@ _MVN_HINT = (
     "or point agentflux at an existing cluster with AGENTFLUX_BOOTSTRAP_SERVERS"
 )
 _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
-_MVN_LINE_RE = re.compile(r"^\[INFO\] (Copying) (\S+)|^(Downloading|Downloaded) from \S+: (\S+)")
-_MARKER = ".complete"
-
-Progress = Callable[[str], None]
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -100,47 +95,13 @@ def find_java(env: Mapping[str, str] | None = None, jvm_roots: Sequence[Path] | 
     raise LocalKafkaError(f"Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+ and none was found: {_JAVA_HINT}")
 
 
-def _pom_digest() -> str:
-    return hashlib.sha256(POM_PATH.read_bytes()).hexdigest()
+def _fetch(env: Mapping[str, str] | None = None) -> MavenFetch:
+    return MavenFetch(f"the Kafka {KAFKA_VERSION} jars", POM_PATH, libs_dir(env), _MVN_HINT)
 
 
 def jars_ready(env: Mapping[str, str] | None = None) -> bool:
     """True when a completed fetch of the current pom is in the cache."""
-    marker = libs_dir(env).parent / _MARKER
-    return marker.is_file() and marker.read_text().strip() == _pom_digest()
-
-
-def _describe(line: str) -> str | None:
-    match = _MVN_LINE_RE.match(line)
-    if match is None:
-        return None
-    verb, name = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
-    return f"{verb.lower()} {name.rsplit('/', 1)[-1]}"
-
-
-def _run_mvn(mvn: str, java: str, out_dir: Path, progress: Progress | None) -> None:
-    java_home = Path(java).resolve().parent.parent
-    cmd = [
-        mvn, "-B", "-Dstyle.color=never", "-f", str(POM_PATH), "dependency:copy-dependencies",
-        f"-DoutputDirectory={out_dir}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    env = {**os.environ, "JAVA_HOME": str(java_home)}
-    tail: list[str] = []
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env
-    ) as proc:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip()
-            tail = [*tail[-40:], line]
-            described = _describe(line)
-            if progress is not None and described is not None:
-                progress(described)
-    if proc.returncode != 0:
-        errors = [ln.removeprefix("[ERROR]").strip() for ln in tail if ln.startswith("[ERROR]")]
-        errors = [e for e in errors if e]
-        reason = errors[0] if errors else (tail[-1] if tail else "no output")
-        raise LocalKafkaError(f"mvn could not fetch the Kafka {KAFKA_VERSION} jars: {reason}")
+    return _fetch(env).ready()
 
 
 def ensure_kafka_jars(progress: Progress | None = None) -> Path:
@@ -149,27 +110,4 @@ def ensure_kafka_jars(progress: Progress | None = None) -> Path:
     Idempotent: a completed fetch is reused without running Maven (or needing
     it). ``progress`` receives short lines such as ``"downloading kafka-clients-4.1.1.jar"``.
     """
-    libs = libs_dir()
-    if jars_ready():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise LocalKafkaError(_MVN_HINT)
-    java = find_java()
-    if progress is not None:
-        progress(f"fetching Kafka {KAFKA_VERSION} jars from Maven Central")
-    home = libs.parent
-    home.mkdir(parents=True, exist_ok=True)
-    (home / _MARKER).unlink(missing_ok=True)
-    partial = home / f"libs.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        _run_mvn(mvn, java, partial, progress)
-        if not partial.is_dir():
-            raise LocalKafkaError(f"mvn finished but copied no Kafka jars into {partial}")
-        shutil.rmtree(libs, ignore_errors=True)
-        partial.rename(libs)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    (home / _MARKER).write_text(_pom_digest() + "\n")
-    return libs
+    return _fetch().ensure(find_java, progress)

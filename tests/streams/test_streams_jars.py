@@ -24,6 +24,6 @@ def test_cache_location_and_readiness(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (libs / "flink-sql-connector-kafka.jar").write_bytes(b"")
     (libs.parent / ".complete").write_text("stale digest\n")
     assert not flink_jars.flink_jars_ready()  # a changed pom means fetching again
-    (libs.parent / ".complete").write_text(flink_jars._digest() + "\n")
+    (libs.parent / ".complete").write_text(flink_jars._fetch()._digest() + "\n")
     assert flink_jars.flink_jars_ready()
     assert flink_jars.ensure_flink_jars() == [libs / "flink-sql-connector-kafka.jar"]  # no Maven needed now
