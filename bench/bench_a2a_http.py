@@ -12,8 +12,11 @@ same duration, in one run:
   submitted, working, artifact, completed).
 
 Target: Kafka throughput >= 3x the HTTP throughput. p99 is reported for both.
+Both are measured in steady state: the broker first gets ``--warmup`` seconds
+of delegations (a fresh broker JVM runs at about half speed for its first
+minute), and each side's worker gets 3 s of the closed loop before measuring.
 
-    .venv/bin/python bench/bench_a2a_http.py [--seconds 10] [--callers 10]
+    .venv/bin/python bench/bench_a2a_http.py [--seconds 10] [--callers 10] [--warmup 60]
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import httpx
 from a2a.client import ClientConfig, create_client
 from a2a.helpers import get_data_parts, new_data_message
 from a2a.types import Role, SendMessageRequest
-from bench_delegate import warm_up, workers
+from bench_delegate import warm_broker, warm_up, workers
 from common import broker, pct, verdict
 
 from agentflux import AgentClient
@@ -88,6 +91,7 @@ async def http_side(callers: int, seconds: float) -> tuple[float, float]:
 
             for n in range(200):  # warm up
                 await call(n)
+            await closed_loop(call, callers, 3.0)  # the same warm-up as the Kafka side's worker gets
             return await closed_loop(call, callers, seconds)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -103,6 +107,7 @@ async def kafka_side(bootstrap: str, callers: int, seconds: float) -> tuple[floa
                 result = await client.delegate(skill, {"n": n}, timeout=30)
                 assert result["n"] == n
 
+            await closed_loop(call, callers, 3.0)  # steady state for this worker process
             return await closed_loop(call, callers, seconds)
 
 
@@ -110,8 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--callers", type=int, default=10)
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds of Kafka traffic before measuring")
     args = parser.parse_args()
     with broker() as bootstrap:
+        asyncio.run(warm_broker(bootstrap, args.warmup))
         http_rate, http_p99 = asyncio.run(http_side(args.callers, args.seconds))
         kafka_rate, kafka_p99 = asyncio.run(kafka_side(bootstrap, args.callers, args.seconds))
     ratio = kafka_rate / http_rate

@@ -12,10 +12,14 @@
    consume), and the end-to-end latency until the *last* subscriber handled
    the event, at a steady rate.
 
-Every task is a real one: the worker records submitted, working and completed
-on ``agent.tasks.v1`` and sends the result to the requester's reply partition.
+Figures are steady state: the broker is first warmed up with ``--warmup``
+seconds of delegations (a fresh broker JVM needs about a minute of traffic to
+reach full speed; production brokers run for months). Every task is a real
+one: the worker records submitted, working and completed on
+``agent.tasks.v1`` and sends the result to the requester's reply partition.
 
-    .venv/bin/python bench/bench_delegate.py [latency|throughput|fanout|all] [--seconds 10] [--tasks 30000]
+    .venv/bin/python bench/bench_delegate.py [latency|throughput|fanout|all]
+        [--seconds 10] [--tasks 30000] [--warmup 60]
 
 ``AGENTFLUX_BENCH_BOOTSTRAP=host:port`` measures against a running cluster;
 otherwise an embedded broker is started on a temporary directory.
@@ -36,7 +40,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import broker, console, pct, verdict
+import raw_echo
+from common import broker, console, create_topic, pct, verdict
 from pydantic import BaseModel
 
 from agentflux import AgentClient, TopicSpec
@@ -97,6 +102,22 @@ async def warm_up(client: AgentClient, skill: str, count: int = 200) -> None:
     await asyncio.gather(*(client.delegate(skill, {"n": -i}, timeout=10) for i in range(count)))
 
 
+async def warm_broker(bootstrap: str, seconds: float) -> None:
+    """Delegate flat out for ``seconds``: a fresh broker JVM is about 2x slower until its JIT has run."""
+    if seconds <= 0:
+        return
+    with workers(bootstrap, 1) as (skill, _procs), console.status(f"warming the broker up for {seconds:g}s"):
+        async with AgentClient(bootstrap, name="bench-warm-up") as client:
+            await warm_up(client, skill)
+            deadline = time.monotonic() + seconds
+
+            async def caller(c: int) -> None:
+                while time.monotonic() < deadline:
+                    await client.delegate(skill, {"n": c}, timeout=30)
+
+            await asyncio.gather(*(caller(c) for c in range(20)))
+
+
 async def latency(bootstrap: str, rate: int, seconds: float) -> None:
     with workers(bootstrap, 1) as (skill, _procs):
         async with AgentClient(bootstrap, name="bench") as client:
@@ -148,6 +169,28 @@ async def throughput(bootstrap: str, tasks: int, window: int) -> None:
         f"{window} in flight; {verdict(rate >= 10_000)} >= 10k/s)  CPU s: workers "
         f"{' + '.join(f'{c:.1f}' for c in worker_cpu)}, driver {driver_cpu:.1f} on {os.cpu_count()} cores"
     )
+    ceiling = raw_ceiling(bootstrap, tasks, window)
+    print(
+        f"  same machine, same run: bare confluent-kafka request-reply (2 echo processes, 2 records per task, "
+        f"no envelope/states/validation): {ceiling:,.0f} tasks/s; agentflux reaches {rate / ceiling:.0%} of it"
+    )
+
+
+def raw_ceiling(bootstrap: str, tasks: int, window: int) -> float:
+    tag = uuid.uuid4().hex[:8]
+    requests, replies = f"bench.raw-requests-{tag}.v1", f"bench.raw-replies-{tag}.v1"
+    create_topic(bootstrap, requests, 6)
+    create_topic(bootstrap, replies, 6)
+    argv = [sys.executable, str(HERE / "raw_echo.py"), "worker", bootstrap, requests, replies, f"raw-{tag}"]
+    procs = [subprocess.Popen(argv, stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        raw_echo.drive(bootstrap, requests, replies, 2_000, window)  # warm up: the group forms
+        with console.status(f"bare request-reply ceiling, {tasks:,} tasks"):
+            return raw_echo.drive(bootstrap, requests, replies, tasks, window)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 class Tick(BaseModel):
@@ -158,7 +201,9 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
     """(publisher CPU microseconds per event, end-to-end p50 ms until the last subscriber handled it).
 
     The subscribers run in one ``agentflux run`` process of their own (each
-    agent its own consumer group); this process only publishes.
+    agent is its own consumer group, so each gets every event); this process
+    only publishes. (Spreading 10 agents over 2 processes measured no better on
+    a 2-core machine that also runs the broker.)
     """
     tag = uuid.uuid4().hex[:8]
     topic = f"bench.fanout-{tag}.v1"
@@ -173,7 +218,7 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
             "B_SUBSCRIBERS": str(subscribers),
         }
         argv = [sys.executable, "-m", "agentflux.cli.main", "run", str(HERE / "fanout_app.py") + ":app"]
-        proc = spawn(argv, env)
+        procs = [spawn(argv, env)]
         transport = KafkaTransport(KafkaSettings(bootstrap))
         await transport.start()
         publisher = Publisher(transport, lambda name: TopicSpec(name, partitions=6))
@@ -214,8 +259,10 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
                 await asyncio.sleep(0.2)
             done = handled()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=30)
             await transport.close()
     samples = [max(done[n]) - sent[n] for n in range(events, events + total)]
     p50, p99 = pct(samples, 50) * 1000, pct(samples, 99) * 1000
@@ -227,7 +274,7 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
 
 
 async def fanout_compare(bootstrap: str, events: int, rate: int, seconds: float) -> None:
-    print("fan-out of one event, 1 vs 10 subscribing agents (one consumer group each, in their own process):")
+    print("fan-out of one event, 1 vs 10 subscribing agents (one consumer group each, in a process of their own):")
     one = await fanout(bootstrap, 1, events, rate, seconds)
     ten = await fanout(bootstrap, 10, events, rate, seconds)
     cost, e2e = ten[0] / one[0], ten[1] / one[1]
@@ -245,8 +292,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=30_000)
     parser.add_argument("--window", type=int, default=2_000)
     parser.add_argument("--events", type=int, default=5_000)
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds of traffic before measuring")
     args = parser.parse_args()
     with broker() as bootstrap:
+        asyncio.run(warm_broker(bootstrap, args.warmup))
         if args.which in ("latency", "all"):
             asyncio.run(latency(bootstrap, args.rate, args.seconds))
         if args.which in ("throughput", "all"):

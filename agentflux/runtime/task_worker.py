@@ -66,7 +66,8 @@ class SkillProcessor:
     async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
         """Restore the finished tasks of newly owned request partitions before any of their records run."""
         try:
-            await self.store.restore(self.transport, partitions, {s.id for s in self.agent.skills})
+            skills = {s.id for s in self.agent.skills}
+            await self.store.restore(self.transport, partitions, skills, group_id=self.agent.task_group_id)
         except Exception:  # dedup becomes best effort; delivery stays at-least-once
             log.exception("%s: restoring finished tasks failed; redelivered tasks may run again", self.agent.name)
 

@@ -98,6 +98,10 @@ class Tail(Protocol):
         """The first offset with a timestamp at or after ``timestamp_ms``, or the end offset."""
         ...
 
+    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """The offsets ``group_id`` has committed (None where it has not), without joining the group."""
+        ...
+
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Start reading these partitions (in addition to those already read) at these offsets."""
         ...

@@ -33,6 +33,9 @@ class MemoryTail:
             out[tp] = next((r.offset for r in log if r.timestamp_ms >= timestamp_ms), len(log))
         return out
 
+    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        return {tp: self._t.committed.get((group_id, tp)) for tp in partitions}
+
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._positions.update(offsets)
 

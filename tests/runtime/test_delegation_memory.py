@@ -10,6 +10,7 @@ from agentflux import (
     AgentApp,
     AgentClient,
     Context,
+    LifecycleError,
     PayloadDecodeError,
     Reject,
     RetryPolicy,
@@ -19,10 +20,11 @@ from agentflux import (
     TaskTimeout,
     UnknownSkill,
 )
+from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.contract.tracecontext import TraceParent
 from agentflux.runtime.delegation import gather
-from agentflux.testing import TestApp
+from agentflux.testing import MemoryTransport, TestApp
 
 pytestmark = pytest.mark.asyncio
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.01)
@@ -240,3 +242,32 @@ async def test_gather_raises_the_first_error_and_stops_waiting_for_the_rest(
             await t.drain()
     assert isinstance(outcomes[0], TaskFailed) and outcomes[1] == Total(total=1)
     assert any("discarding the result of task s2" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_redelivered_orchestrator_record_reuses_its_task_ids(calls: dict[str, int]) -> None:
+    app = build_app(calls)
+    counted = app.agent("counter")
+
+    @counted.on("travel.trip-counted.v1")
+    async def count(event: Trip, ctx: Context) -> None:
+        await ctx.delegate("add", Numbers(values=[len(event.city)]))
+
+    async with TestApp(app) as t:
+        envelope = Envelope.new(source="test", type="travel.trip-counted")
+        for _ in range(2):  # the same record twice, as a redelivery after a crash would bring it
+            await t.transport.publish(
+                "travel.trip-counted.v1", b'{"city": "bergen"}', key=b"bergen", headers=envelope.to_headers()
+            )
+        await t.drain()
+        task_ids = {s.task_id for s in t.task_states() if s.skill == "add"}
+    assert calls["add"] == 1 and len(task_ids) == 1
+
+
+async def test_an_agent_client_must_be_started_and_is_closed_for_good() -> None:
+    client = AgentClient(transport=MemoryTransport())
+    with pytest.raises(LifecycleError, match="async with AgentClient"):
+        await client.delegate("add", {})
+    async with client:
+        pass
+    with pytest.raises(LifecycleError, match="closed"):
+        await client.start()
