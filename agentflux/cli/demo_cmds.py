@@ -79,6 +79,10 @@ def pricing(
     interval: Annotated[float, typer.Option(help="Seconds between two competitor price changes")] = 0.75,
     seed: Annotated[int, typer.Option(help="Seed of the scripted competitor price feed")] = 7,
     data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite databases go (default: a temp dir)")] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Suffix of this run's topics, groups and skill; default: a fresh one per run ('' = none)"),
+    ] = None,
     keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
 ) -> None:
     """Four agents reprice products as a competitor changes prices (MCP tools, A2A delegation)."""
@@ -92,6 +96,7 @@ def pricing(
             interval=interval,
             seed=seed,
             data_dir=data_dir,
+            namespace=namespace,
         )
     except ConfigError as exc:
         raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc

@@ -22,6 +22,7 @@ import contextlib
 import signal
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class DemoOptions:
     poll_seconds: float = 0.5
     seed: int = 7
     data_dir: Path | None = None
+    #: Suffix of this run's topics, groups and skill. None gives each run a fresh one: a broker keeps its
+    #: log across runs, and a run must not pick up the records (or the group offsets) of an earlier one.
+    namespace: str | None = None
 
 
 def start_agent(agents: AgentProcesses, name: str) -> None:
@@ -69,8 +73,10 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
             poll_seconds=options.poll_seconds,
             inventory_db=data / "inventory.sqlite",
             notifier_db=data / "outbox.sqlite",
+            namespace=f"run-{uuid.uuid4().hex[:6]}" if options.namespace is None else options.namespace,
         )
         console.print(f"[green]competitor site[/] at {site.url}; databases in {data}")
+        console.print(f"topics: {config.price_changed}, ... (app {config.app_name}, skill {config.skill})")
         app = build_app(config)
         transport = KafkaTransport(KafkaSettings(bootstrap))
         await transport.start()
