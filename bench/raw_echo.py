@@ -42,6 +42,8 @@ def drive(bootstrap: str, requests: str, replies: str, tasks: int, window: int) 
     )
     consumer.assign([TopicPartition(replies, p, end) for p, end in _ends(consumer, replies).items()])
     sent = done = 0
+    run = uuid.uuid4().hex[:8]
+    answered: set[bytes] = set()  # distinct tasks: a rebalance among the echo workers may answer one twice
     value = b'{"n": 1, "body": ""}'
     begin = time.perf_counter()
     last_progress, last_done = time.monotonic(), 0
@@ -52,12 +54,16 @@ def drive(bootstrap: str, requests: str, replies: str, tasks: int, window: int) 
             raise RuntimeError(f"raw echo: no reply for 60 s ({done:,} of {tasks:,} back)")
         while sent < tasks and sent - done < window:
             try:
-                producer.produce(requests, value, str(sent).encode())
+                producer.produce(requests, value, f"{run}-{sent}".encode())
                 sent += 1
             except BufferError:
                 break
         producer.poll(0)
-        done += sum(1 for m in consumer.consume(1000, 0.01) if m.error() is None)
+        for msg in consumer.consume(1000, 0.01):
+            key = msg.key()
+            if msg.error() is None and key is not None and key.startswith(run.encode()):
+                answered.add(key)
+        done = len(answered)
     elapsed = time.perf_counter() - begin
     producer.flush(10)
     consumer.close()
