@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, 
 from confluent_kafka import TopicPartition as _TP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from agentflux.contract.errors import TransportError
+from agentflux.contract.errors import LifecycleError, TransportError
 from agentflux.transport.base import Record, TopicPartition
 from agentflux.transport.settings import KafkaSettings
 
@@ -60,9 +60,17 @@ class KafkaTail:
             **settings.consumer_config,
         }
         self._consumer = Consumer(config, logger=log)
-        self._admin = AdminClient({**settings.base_config(), "allow.auto.create.topics": False})
+        self._admin_client: AdminClient | None = AdminClient(
+            {**settings.base_config(), "allow.auto.create.topics": False}
+        )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentflux-tail")
         self._closed = False
+
+    @property
+    def _admin(self) -> AdminClient:
+        if self._admin_client is None:
+            raise LifecycleError("KafkaTail used after close()")
+        return self._admin_client
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -177,5 +185,6 @@ class KafkaTail:
         if self._closed:
             return
         self._closed = True
+        self._admin_client = None  # dropped now: its connections close with it, not at interpreter exit
         await asyncio.get_running_loop().run_in_executor(self._thread, self._consumer.close)
         self._thread.shutdown(wait=True)
