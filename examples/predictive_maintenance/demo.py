@@ -9,23 +9,19 @@ accelerated so a 10-minute window passes in seconds. Halfway through it sends
 a few readings that fail their model. Every refined event, diagnosis, booking
 and dead letter is printed as it happens. Once every refined event the job must
 write (``report.expect``) has been diagnosed and every flagged machine booked,
-it stops everything and checks the maintenance database.
+it stops everything and checks the maintenance database. The simulator starts
+once the job reads its source (``jobs.py`` says why that matters for Flink).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from rich.console import Console
 
@@ -33,14 +29,15 @@ from agentflux.contract.topics import DEAD_LETTER_TOPIC, reserved_specs, task_re
 from agentflux.transport.base import TopicPartition
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
-from examples.demo_support import ROOT, AgentProcesses, wait_for_groups
+from examples.demo_support import AgentProcesses, wait_for_groups
 from examples.predictive_maintenance.app import DIAGNOSTICS, SCHEDULING, build_app
 from examples.predictive_maintenance.config import MaintenanceConfig
+from examples.predictive_maintenance.jobs import JobHandle, JobProcess
 from examples.predictive_maintenance.observer import MaintenanceObserver
 from examples.predictive_maintenance.report import Expected, complete, expect, summarize
 from examples.predictive_maintenance.simulator import SimulatorConfig, machine_ids, publish
 
-APP_REF, JOB_REF = "examples.predictive_maintenance:app", "examples.predictive_maintenance:job"
+APP_REF = "examples.predictive_maintenance:app"
 
 
 @dataclass(frozen=True)
@@ -58,31 +55,7 @@ class DemoOptions:
     settle_timeout: float = 90.0
 
 
-class JobHandle(Protocol):
-    def stop(self) -> None: ...
-
-
 JobStarter = Callable[[MaintenanceConfig], JobHandle]
-
-
-class JobProcess:
-    """The window job as ``agentflux streams run`` in a child process; ``stop`` sends SIGTERM."""
-
-    def __init__(self, bootstrap: str, config: MaintenanceConfig, engine: str, state_dir: Path) -> None:
-        command = [sys.executable, "-m", "agentflux.cli.main", "streams", "run", JOB_REF, "--engine", engine]
-        env = {**os.environ, **config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": bootstrap}
-        # The observer prints the dead letters; the job's own warning for each would repeat them at length.
-        args = ["--state-dir", str(state_dir), "--log-level", "error"]
-        self.proc = subprocess.Popen([*command, *args], cwd=ROOT, env=env)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def bad_readings(count: int, machines: list[str]) -> list[tuple[bytes, bytes]]:
@@ -128,8 +101,10 @@ async def run_demo(
         with AgentProcesses(bootstrap, console, env=config.env()) as agents:
             for name in (DIAGNOSTICS, SCHEDULING):
                 agents.start(APP_REF, name)
-            job = (start_job or (lambda c: JobProcess(bootstrap, c, options.engine, data / "state")))(config)
+            start_job = start_job or (lambda c: JobProcess(bootstrap, c, options.engine, data / "state", console))
+            job = start_job(config)
             await wait_for_groups(bootstrap, [a.task_group_id for a in app.agents.values()], console)
+            await job.ready(120.0)  # see jobs.py: why the simulator waits for the job
             expected, bad_sent = await simulate(transport, bootstrap, config, simulated, options, console)
             with console.status("waiting for the last windows to close and be handled"):
                 handled = await observer.wait_for(lambda: complete(observer, expected), options.settle_timeout)

@@ -14,6 +14,7 @@ import sqlite3
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agentflux.streams.results import as_uuid, window_hash
@@ -53,6 +54,10 @@ def open_bookings(db: Path) -> list[tuple[str, str, str]]:
         return [(str(m), str(b), str(s)) for m, b, s in conn.execute(query)]
 
 
+def _hhmm(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%H:%M")
+
+
 def complete(observer: MaintenanceObserver, expected: Expected) -> bool:
     """Every expected refined event arrived and was diagnosed, and every flagged machine has its booking."""
     if not expected.anomalies.keys() <= observer.refined.keys():
@@ -78,13 +83,17 @@ def summarize(
             f"the job flags {sorted(expected.machines)}, the simulator injected {sorted(expected.injected)}"
         )
     if refined.keys() != expected.anomalies.keys():
+        missing = sorted(
+            f"{a.machine_id}@{_hhmm(a.window_start)}" for t, a in expected.anomalies.items() if t not in refined
+        )
         problems.append(
             f"{len(refined)} refined events arrived, the job's reference run predicts {len(expected.anomalies)}"
+            + (f" (missing windows {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})" if missing else "")
         )
     if strangers := [r for r in refined.values() if r.source != job_name]:
         problems.append(f"{len(strangers)} diagnose tasks did not come from the window job")
-    if missing := refined.keys() - observer.diagnoses.keys():
-        problems.append(f"{len(missing)} refined events were not diagnosed")
+    if undiagnosed := refined.keys() - observer.diagnoses.keys():
+        problems.append(f"{len(undiagnosed)} refined events were not diagnosed")
     if set(per_machine) != expected.injected or any(n != 1 for n in per_machine.values()):
         problems.append(
             f"open bookings per machine {dict(per_machine)}; expected one for each of {sorted(expected.injected)}"
