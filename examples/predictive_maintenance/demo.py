@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -135,13 +136,18 @@ async def simulate(
         f"{simulated.duration:g} s; anomalies injected into {', '.join(simulated.anomalies) or 'none'}"
     )
     began = time.monotonic()
-    sending = asyncio.create_task(asyncio.to_thread(publish, simulated, KafkaSettings(bootstrap), config.sensor_topic))
+    stop = threading.Event()  # Ctrl-C: the publishing thread ends too
+    kafka = KafkaSettings(bootstrap)
+    sending = asyncio.create_task(asyncio.to_thread(publish, simulated, kafka, config.sensor_topic, stop))
     expecting = asyncio.create_task(asyncio.to_thread(expect, config, simulated))
-    await asyncio.sleep(options.duration / 2)
-    bad = bad_readings(options.bad_readings, machine_ids(simulated.machines))
-    for key, value in bad:
-        await transport.publish(config.sensor_topic, value, key=key)
-    sent = await sending
+    try:
+        await asyncio.sleep(options.duration / 2)
+        bad = bad_readings(options.bad_readings, machine_ids(simulated.machines))
+        for key, value in bad:
+            await transport.publish(config.sensor_topic, value, key=key)
+        sent = await sending
+    finally:
+        stop.set()
     console.print(f"[green]simulator[/]: published {sent:,} readings in {time.monotonic() - began:.1f} s")
     return await expecting, len(bad)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -95,8 +96,13 @@ def _headers(reading_type: bytes) -> list[tuple[str, bytes]]:
     ]  # fmt: skip
 
 
-def publish(config: SimulatorConfig, kafka: KafkaSettings, topic: str = SENSOR_TOPIC) -> int:
-    """Publish a run at ``config.rate`` readings per second; returns how many were published."""
+def publish(
+    config: SimulatorConfig, kafka: KafkaSettings, topic: str = SENSOR_TOPIC, stop: threading.Event | None = None
+) -> int:
+    """Publish a run at ``config.rate`` readings per second; returns how many were published.
+
+    ``stop`` ends the run early (checked every 500 readings), for a caller that runs it on a thread.
+    """
     producer = Producer({**kafka.base_config(), **kafka.producer_config, "linger.ms": 5, "acks": "all"})
     kind = event_type(topic).encode()
     started = time.monotonic()
@@ -110,6 +116,8 @@ def publish(config: SimulatorConfig, kafka: KafkaSettings, topic: str = SENSOR_T
             except BufferError:
                 producer.poll(0.01)
         if sent % 500 == 0:
+            if stop is not None and stop.is_set():
+                break
             producer.poll(0)
             ahead = started + sent / config.rate - time.monotonic()
             if ahead > 0:
