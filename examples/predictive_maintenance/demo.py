@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -59,18 +60,23 @@ class DemoOptions:
 JobStarter = Callable[[MaintenanceConfig], JobHandle]
 
 
-def bad_readings(count: int, machines: list[str]) -> list[tuple[bytes, bytes]]:
-    """(key, value) of readings that fail the model: not JSON, a word for a number, a field missing."""
+def bad_readings(count: int, machines: list[str], at: datetime) -> list[tuple[bytes, bytes]]:
+    """(key, value) of readings that fail the model: not JSON, a word for a number, a field missing.
+
+    They carry the time ``at`` (the run's start): should an engine read their time anyway, as Flink
+    may, it cannot move a watermark past the good readings.
+    """
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kinds = [
-        b"not json at all",
-        b'{"machine_id": "%s", "timestamp": "2026-01-01T00:00:00Z", "vibration": "loud", "temperature": 60}',
-        b'{"machine_id": "%s", "timestamp": "2026-01-01T00:00:00Z", "vibration": 3.1}',
+        "not json at all",
+        '{"machine_id": "%s", "timestamp": "%s", "vibration": "loud", "temperature": 60}',
+        '{"machine_id": "%s", "timestamp": "%s", "vibration": 3.1}',
     ]
     out = []
     for n in range(count):
-        machine = machines[n % len(machines)].encode()
+        machine = machines[n % len(machines)]
         kind = kinds[n % len(kinds)]
-        out.append((machine, kind % machine if b"%s" in kind else kind))
+        out.append((machine.encode(), (kind % (machine, stamp) if "%s" in kind else kind).encode()))
     return out
 
 
@@ -142,7 +148,7 @@ async def simulate(
     expecting = asyncio.create_task(asyncio.to_thread(expect, config, simulated))
     try:
         await asyncio.sleep(options.duration / 2)
-        bad = bad_readings(options.bad_readings, machine_ids(simulated.machines))
+        bad = bad_readings(options.bad_readings, machine_ids(simulated.machines), simulated.start)
         for key, value in bad:
             await transport.publish(config.sensor_topic, value, key=key)
         sent = await sending

@@ -39,8 +39,9 @@ def test_a_namespace_renames_everything_and_the_default_is_canonical() -> None:
 
 
 def test_every_bad_reading_fails_the_model_and_reads_as_one_line() -> None:
-    bad = bad_readings(3, ["m-001", "m-002"])
+    bad = bad_readings(3, ["m-001", "m-002"], START)
     assert [k for k, _ in bad] == [b"m-001", b"m-002", b"m-001"]
+    assert b'"timestamp": "2026-01-01T00:00:00Z"' in bad[1][1]
     reasons = []
     for _, value in bad:
         with pytest.raises(ValidationError) as failed:
