@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
 
 from agentflux.contract.envelope import Envelope
-from agentflux.transport.base import Record, Transport
+from agentflux.contract.errors import TransportError
+from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,10 +143,82 @@ async def wait_for_groups(bootstrap: str, groups: list[str], console: Console, t
         while asyncio.get_running_loop().time() < deadline:
             futures = admin.describe_consumer_groups(groups)
             try:
-                described = [await asyncio.wrap_future(f) for f in futures.values()]  # type: ignore[arg-type]
+                described = [await asyncio.wrap_future(f) for f in futures.values()]
             except KafkaException:  # the group or its coordinator does not exist yet
                 described = []
             if described and all(d.state == ConsumerGroupState.STABLE and d.members for d in described):
                 return
             await asyncio.sleep(0.2)
     raise TimeoutError(f"agent groups {groups} did not become stable within {timeout}s")
+
+
+class TopicObserver:
+    """Follows topics from their end at ``follow()``, outside any group, handing each record to ``take``.
+
+    A subclass implements ``take(record)``; a ``ValueError`` from it (a payload
+    the observer cannot read) skips the record, because judging bad input is the
+    agents' job. ``wait_for`` waits on what ``take`` has gathered.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._tail: Tail | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def take(self, record: Record) -> None:
+        raise NotImplementedError
+
+    async def follow(self, topics: list[str]) -> None:
+        """Start reading at the current end of ``topics`` (which must exist)."""
+        self._tail = tail = self._transport.tail()
+        partitions = [TopicPartition(t, p) for t in topics for p in range(await partition_count(tail, t))]
+        for attempt in range(50):  # a topic created a moment ago may not have settled its leader yet
+            try:
+                ends = await tail.end_offsets(partitions)
+                break
+            except TransportError:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
+        await tail.assign(ends)
+        self._task = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        assert self._tail is not None
+        while True:
+            for record in await self._tail.poll(500, 0.1):
+                with contextlib.suppress(ValueError):
+                    self.take(record)
+            self._changed.set()
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``check()`` holds (True) or ``timeout`` passes (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+        return True
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tail is not None:
+            await self._tail.close()
+
+
+async def partition_count(tail: Tail, topic: str, timeout: float = 10.0) -> int:
+    """The partition count of a topic just created (its metadata may take a moment to show up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (count := await tail.partition_count(topic)) == 0:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topic {topic} does not exist")
+        await asyncio.sleep(0.1)
+    return count

@@ -10,9 +10,6 @@ change (the topics are read in parallel) waits until the change arrives.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -20,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import TransportError
-from agentflux.transport.base import Record, Tail, TopicPartition, Transport
+from agentflux.transport.base import Record, Transport
+from examples.demo_support import TopicObserver
 from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged, PriceDecided
 
@@ -40,8 +37,9 @@ class ChangeTrace:
     first_alert_ms: int | None = None
 
 
-class FlowObserver:
+class FlowObserver(TopicObserver):
     def __init__(self, transport: Transport, config: PricingConfig, console: Console | None = None) -> None:
+        super().__init__(transport)
         self.config = config
         self.console = console
         self.changes: dict[str, ChangeTrace] = {}  # by change id, in arrival order
@@ -49,10 +47,6 @@ class FlowObserver:
         self._by_correlation: dict[str, ChangeTrace] = {}
         self._latest: dict[str, float] = {}
         self._waiting: dict[str, list[tuple[Record, BaseModel]]] = {}
-        self._transport = transport
-        self._tail: Tail | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
         self._models: dict[str, type[BaseModel]] = {
             config.price_changed: PriceChanged,
             config.price_decided: PriceDecided,
@@ -61,27 +55,8 @@ class FlowObserver:
         }
 
     async def start(self) -> None:
-        """Start reading at the current end of the topics (which must exist)."""
-        self._tail = tail = self._transport.tail()
-        partitions = [TopicPartition(t, p) for t in self._models for p in range(await _partitions(tail, t))]
-        for attempt in range(50):  # a topic created a moment ago may not have settled its leader yet
-            try:
-                ends = await tail.end_offsets(partitions)
-                break
-            except TransportError:
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(0.2)
-        await tail.assign(ends)
-        self._task = asyncio.create_task(self._follow())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._tail is not None:
-            await self._tail.close()
+        """Start reading at the current end of the pricing topics (which must exist)."""
+        await self.follow(list(self._models))
 
     def latest_price(self, product_id: str) -> float | None:
         """The newest competitor price of ``product_id`` the collector reported in this run."""
@@ -90,30 +65,8 @@ class FlowObserver:
     def events(self) -> list[PriceChanged]:
         return [t.event for t in self.changes.values()]
 
-    async def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
-        """Wait until ``check()`` holds (True) or ``timeout`` passes (False)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not check():
-            self._changed.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-        return True
-
-    async def _follow(self) -> None:
-        assert self._tail is not None
-        while True:
-            for record in await self._tail.poll(500, 0.1):
-                model = self._models[record.topic]
-                try:
-                    payload = model.model_validate_json(record.value or b"")
-                except ValueError:
-                    continue
-                self._take(record, payload)
-            self._changed.set()
+    def take(self, record: Record) -> None:
+        self._take(record, self._models[record.topic].model_validate_json(record.value or b""))
 
     def _take(self, record: Record, payload: BaseModel) -> None:
         cid = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic).correlation_id
@@ -162,13 +115,3 @@ class FlowObserver:
     def _say(self, trace: ChangeTrace, text: str) -> None:
         if self.console is not None:
             self.console.print(f"[dim]{trace.correlation_id[:8]}[/] [cyan]{trace.event.product_id}[/] {text}")
-
-
-async def _partitions(tail: Tail, topic: str, timeout: float = 10.0) -> int:
-    """The partition count of a topic just created (its metadata may take a moment to show up)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (count := await tail.partition_count(topic)) == 0:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"topic {topic} does not exist")
-        await asyncio.sleep(0.1)
-    return count

@@ -10,22 +10,18 @@ line per step. It never reads the sensor readings themselves.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from agentflux.contract.deadletter import SOURCE_TOPIC
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import TransportError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, task_requests_topic
-from agentflux.transport.base import Record, Tail, TopicPartition, Transport
+from agentflux.transport.base import Record, Transport
+from examples.demo_support import TopicObserver
 from examples.predictive_maintenance.config import MaintenanceConfig
 from examples.predictive_maintenance.models import Diagnosis, MaintenanceBooked, MaintenanceRequest, VibrationAnomaly
 
@@ -40,8 +36,9 @@ class Refined:
     arrived_ms: int
 
 
-class MaintenanceObserver:
+class MaintenanceObserver(TopicObserver):
     def __init__(self, transport: Transport, config: MaintenanceConfig, console: Console | None = None) -> None:
+        super().__init__(transport)
         self.config = config
         self.console = console
         self.refined: dict[str, Refined] = {}  # by task id, in arrival order
@@ -51,10 +48,6 @@ class MaintenanceObserver:
         self.bookings: dict[str, MaintenanceBooked] = {}  # created bookings, by booking id
         self.dead_letters: list[dict[str, str]] = []  # dlq_* headers of this run's bad readings
         self._schedule_topic = task_requests_topic(config.schedule_skill)
-        self._transport = transport
-        self._tail: Tail | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
 
     @property
     def topics(self) -> list[str]:
@@ -62,52 +55,10 @@ class MaintenanceObserver:
         return [c.anomalies_topic, self._schedule_topic, c.diagnosed_topic, c.scheduled_topic, DEAD_LETTER_TOPIC]
 
     async def start(self) -> None:
-        """Start reading at the current end of the topics (which must exist)."""
-        self._tail = tail = self._transport.tail()
-        partitions = [TopicPartition(t, p) for t in self.topics for p in range(await _partitions(tail, t))]
-        for attempt in range(50):  # a topic created a moment ago may not have settled its leader yet
-            try:
-                ends = await tail.end_offsets(partitions)
-                break
-            except TransportError:
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(0.2)
-        await tail.assign(ends)
-        self._task = asyncio.create_task(self._follow())
+        """Start reading at the current end of the observed topics (which must exist)."""
+        await self.follow(self.topics)
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._tail is not None:
-            await self._tail.close()
-
-    async def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
-        """Wait until ``check()`` holds (True) or ``timeout`` passes (False)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not check():
-            self._changed.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-        return True
-
-    async def _follow(self) -> None:
-        assert self._tail is not None
-        while True:
-            for record in await self._tail.poll(500, 0.1):
-                try:
-                    self._take(record)
-                except ValidationError:
-                    continue  # not ours to judge: the agents dead-letter what they cannot read
-            self._changed.set()
-
-    def _take(self, record: Record) -> None:
+    def take(self, record: Record) -> None:
         c = self.config
         if record.topic == DEAD_LETTER_TOPIC:
             headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}
@@ -162,13 +113,3 @@ def short_reason(message: str) -> str:
 
 def _hhmm(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%H:%M")
-
-
-async def _partitions(tail: Tail, topic: str, timeout: float = 10.0) -> int:
-    """The partition count of a topic just created (its metadata may take a moment to show up)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (count := await tail.partition_count(topic)) == 0:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"topic {topic} does not exist")
-        await asyncio.sleep(0.1)
-    return count
