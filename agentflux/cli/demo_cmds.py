@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -37,13 +37,27 @@ def _bootstrap_and_cleanup(keep: bool) -> tuple[str, object]:
     return bootstrap, (None if keep or was_running else broker)
 
 
-def _summary(title: str, figures: dict[str, float]) -> None:
+def _summary(title: str, figures: dict[str, object]) -> None:
     table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in figures.items():
         table.add_row(name, f"{value:.1f}" if isinstance(value, float) else str(value))
     _console.print(table)
+
+
+def _run_checked(title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str) -> None:
+    """Run a demo on the embedded (or configured) Kafka, print its summary, fail unless ``verdict`` holds."""
+    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
+    try:
+        figures = asyncio.run(run_demo(bootstrap, _console, options))
+    finally:
+        if broker is not None:
+            with _console.status("stopping the embedded Kafka"):
+                broker.stop()  # type: ignore[attr-defined]
+    _summary(title, figures)
+    if str(figures[verdict]).startswith("NO"):
+        raise ConfigError(f"the run did not end {verdict}: {figures[verdict]}")
 
 
 @demo.command()
@@ -56,16 +70,7 @@ def quickstart(
         run_demo = load_object("examples.quickstart.demo:run_demo")
     except ConfigError as exc:
         raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
-    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
-    try:
-        figures = asyncio.run(run_demo(bootstrap, orders, _console))
-    finally:
-        if broker is not None:
-            with _console.status("stopping the embedded Kafka"):
-                broker.stop()  # type: ignore[attr-defined]
-    _summary("quickstart", figures)
-    if figures["shipped"] + figures["rejected (dead-lettered)"] != orders:
-        raise ConfigError(f"only {figures['shipped']:.0f} of {orders} orders were shipped or rejected")
+    _run_checked("quickstart", run_demo, orders, keep_kafka, verdict="every order shipped or rejected")
 
 
 @demo.command()
@@ -100,16 +105,7 @@ def pricing(
         )
     except ConfigError as exc:
         raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
-    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
-    try:
-        figures = asyncio.run(run_demo(bootstrap, _console, options))
-    finally:
-        if broker is not None:
-            with _console.status("stopping the embedded Kafka"):
-                broker.stop()  # type: ignore[attr-defined]
-    _summary("pricing", figures)
-    if str(figures["as the rules predict"]).startswith("NO"):
-        raise ConfigError(f"the run did not end as the rules predict: {figures['as the rules predict']}")
+    _run_checked("pricing", run_demo, options, keep_kafka, verdict="as the rules predict")
 
 
 @demo.command()
@@ -143,13 +139,4 @@ def maintenance(
         )
     except ConfigError as exc:
         raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
-    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
-    try:
-        figures = asyncio.run(run_demo(bootstrap, _console, options))
-    finally:
-        if broker is not None:
-            with _console.status("stopping the embedded Kafka"):
-                broker.stop()  # type: ignore[attr-defined]
-    _summary(f"maintenance ({engine} engine)", figures)
-    if str(figures["as injected"]).startswith("NO"):
-        raise ConfigError(f"the run did not end as injected: {figures['as injected']}")
+    _run_checked(f"maintenance ({engine} engine)", run_demo, options, keep_kafka, verdict="as injected")

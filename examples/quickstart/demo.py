@@ -22,7 +22,7 @@ from examples.demo_support import AgentProcesses, OutputWatcher, percentile, wai
 from examples.quickstart.app import ORDER_PLACED, ORDER_SHIPPED, OrderPlaced, app
 
 
-async def run_demo(bootstrap: str, orders: int, console: Console) -> dict[str, float]:
+async def run_demo(bootstrap: str, console: Console, orders: int) -> dict[str, object]:
     transport = KafkaTransport(KafkaSettings(bootstrap))
     await transport.start()
     await transport.ensure_topics([app.topic_spec(t) for t in app.topics])
@@ -54,10 +54,12 @@ async def run_demo(bootstrap: str, orders: int, console: Console) -> dict[str, f
             )
         await watcher.close()
     await transport.close()
+    accounted = len(latencies) + invalid
     return {
         "orders placed": orders,
         "shipped": len(latencies),
         "rejected (dead-lettered)": invalid,
+        "every order shipped or rejected": "yes" if accounted == orders else f"NO: only {accounted} of {orders}",
         "latency p50 ms": percentile(latencies, 50) * 1000,
         "latency p99 ms": percentile(latencies, 99) * 1000,
     }
