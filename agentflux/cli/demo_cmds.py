@@ -46,6 +46,14 @@ def _summary(title: str, figures: dict[str, object]) -> None:
     _console.print(table)
 
 
+def _from_examples(ref: str) -> Any:
+    """An object of ``examples/``, which lives beside the package in a checkout, not in an install."""
+    try:
+        return load_object(ref)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+
+
 def _run_checked(title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str) -> None:
     """Run a demo on the embedded (or configured) Kafka, print its summary, fail unless ``verdict`` holds."""
     bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
@@ -66,10 +74,7 @@ def quickstart(
     keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
 ) -> None:
     """Two agents (intake, shipping) handle orders; invalid ones are dead-lettered."""
-    try:
-        run_demo = load_object("examples.quickstart.demo:run_demo")
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    run_demo = _from_examples("examples.quickstart.demo:run_demo")
     _run_checked("quickstart", run_demo, orders, keep_kafka, verdict="every order shipped or rejected")
 
 
@@ -91,20 +96,17 @@ def pricing(
     keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
 ) -> None:
     """Four agents reprice products as a competitor changes prices (MCP tools, A2A delegation)."""
-    try:
-        run_demo = load_object("examples.ecommerce_pricing.demo:run_demo")
-        options = load_object("examples.ecommerce_pricing.demo:DemoOptions")(
-            changes=changes,
-            forever=forever,
-            kill_analysis=kill_analysis,
-            restart_after=restart_after,
-            interval=interval,
-            seed=seed,
-            data_dir=data_dir,
-            namespace=namespace,
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    run_demo = _from_examples("examples.ecommerce_pricing.demo:run_demo")
+    options = _from_examples("examples.ecommerce_pricing.demo:DemoOptions")(
+        changes=changes,
+        forever=forever,
+        kill_analysis=kill_analysis,
+        restart_after=restart_after,
+        interval=interval,
+        seed=seed,
+        data_dir=data_dir,
+        namespace=namespace,
+    )
     _run_checked("pricing", run_demo, options, keep_kafka, verdict="as the rules predict")
 
 
@@ -124,19 +126,16 @@ def maintenance(
     """Sensor readings -> a window job (embedded or Flink) -> Diagnostics and Scheduling agents (MCP, A2A)."""
     if engine not in ("embedded", "flink"):
         raise ConfigError(f"--engine must be embedded or flink, got {engine!r}")
-    try:
-        run_demo = load_object("examples.predictive_maintenance.demo:run_demo")
-        options = load_object("examples.predictive_maintenance.demo:DemoOptions")(
-            engine=engine,
-            machines=machines,
-            anomalies=tuple(a for a in anomalies.split(",") if a),
-            rate=rate,
-            speedup=speedup,
-            duration=duration,
-            bad_readings=bad_readings,
-            seed=seed,
-            data_dir=data_dir,
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
+    run_demo = _from_examples("examples.predictive_maintenance.demo:run_demo")
+    options = _from_examples("examples.predictive_maintenance.demo:DemoOptions")(
+        engine=engine,
+        machines=machines,
+        anomalies=tuple(a for a in anomalies.split(",") if a),
+        rate=rate,
+        speedup=speedup,
+        duration=duration,
+        bad_readings=bad_readings,
+        seed=seed,
+        data_dir=data_dir,
+    )
     _run_checked(f"maintenance ({engine} engine)", run_demo, options, keep_kafka, verdict="as injected")

@@ -35,7 +35,8 @@ async def test_ticks_publish_and_each_record_can_start_its_own_correlation() -> 
     assert len({c.correlation_id for c in got}) == len(got)  # one fresh correlation per record
     tick_ids = {c.message_id for c in ticks}
     assert all(c.causation_id in tick_ids for c in got)  # ... still caused by its tick
-    assert all(c.correlation_id == c.causation_id or c.correlation_id not in tick_ids for c in got)
+    assert all(c.correlation_id == c.message_id for c in got)  # each record is the edge of its own request
+    assert not {c.correlation_id for c in got} & tick_ids
 
 
 def test_schedules_are_validated() -> None:
