@@ -97,7 +97,8 @@ class TestApp:
         for consumer in self.runner.consumers:
             for tp in consumer.assigned:
                 end = len(self.transport.topics[tp.topic][tp.partition])
-                if self.transport.committed.get((consumer.group_id, tp), 0) < end:
+                committed = self.transport.committed.get((consumer.group_id, tp))
+                if (committed.offset if committed is not None else 0) < end:
                     return False
         return True
 

@@ -13,17 +13,21 @@ httpx, mcp) are translated at the boundary with ``raise ... from exc``.
     ├── TransportError                      Kafka client failures
     │   ├── BrokerUnavailable               no broker answers at the bootstrap address
     │   ├── PublishError                    the broker refused or lost a record
-    │   └── MessageTooLarge (ValueError)    a value over the size limit
+    │   ├── MessageTooLarge (ValueError)    a value over the size limit
+    │   ├── CommitFailed                    an offset commit did not go through (retried)
+    │   └── ConsumerFailed                  a consumer cannot go on (fatal); the runtime rejoins
     ├── InvalidMessage (ValueError)         a record that can never be handled (permanent)
     │   ├── PayloadDecodeError              not valid JSON / not the declared model
     │   └── EnvelopeError                   malformed CloudEvents or trace headers
     ├── HandlerOutcome                      control flow raised by handlers
     │   ├── Retry                           try again later (transient)
     │   └── Reject                          never retry; dead-letter now (permanent)
+    ├── HandlerTimeout (TimeoutError)       a handler attempt ran past its timeout and was cancelled
     ├── ToolError                           an MCP tool call failed
     ├── TaskError                           a delegated task did not produce a result
     │   ├── TaskFailed                      the worker reported an error
-    │   │   └── TaskRejected                the worker refused the task without running it
+    │   │   ├── TaskRejected                the worker refused the task without running it
+    │   │   └── TaskCanceled                the task was cancelled (CancelTask) before it finished
     │   ├── TaskTimeout                     no result within the timeout
     │   └── UnknownSkill                    nobody offers the skill
     └── LifecycleError (RuntimeError)       an object used before start or after close
@@ -76,6 +80,20 @@ class MessageTooLarge(TransportError, ValueError):
     transient = False
 
 
+class CommitFailed(TransportError):
+    """An offset commit did not go through (no coordinator, broker down). The next commit retries it."""
+
+
+class ConsumerFailed(TransportError):
+    """A consumer hit a fatal error (for example a fenced static member) and cannot be used again.
+
+    The runtime closes it and joins the group with a new one; records it had not
+    committed are delivered again.
+    """
+
+    transient = False
+
+
 class InvalidMessage(AgentfluxError, ValueError):
     """A record that cannot be handled however often it is retried."""
 
@@ -110,6 +128,17 @@ class Reject(HandlerOutcome):
     transient = False
 
 
+class HandlerTimeout(AgentfluxError, TimeoutError):
+    """A handler attempt did not finish within its timeout and was cancelled. Retried, then dead-lettered."""
+
+    transient = True
+
+    def __init__(self, handler: str, timeout: float) -> None:
+        super().__init__(f"{handler} did not finish within {timeout:g}s and was cancelled")
+        self.handler = handler
+        self.timeout = timeout
+
+
 class ToolError(AgentfluxError):
     """An MCP tool call failed. Names the server, the tool and the cause."""
 
@@ -141,6 +170,10 @@ class TaskFailed(TaskError):
 
 class TaskRejected(TaskFailed):
     """The worker refused the task without running it (its input did not match the skill's model)."""
+
+
+class TaskCanceled(TaskFailed):
+    """The task was cancelled (``CancelTask``, or its requester's cancellation) before it finished."""
 
 
 class TaskTimeout(TaskError, TimeoutError):

@@ -73,6 +73,12 @@ def broker_properties(
         "share.coordinator.state.topic.num.partitions": "5",
         # One node: waiting for more group members to join only slows tests down.
         "group.initial.rebalance.delay.ms": "0",
+        # The consumer group protocol (KIP-848) the runtime uses: a dead member's partitions move
+        # on after 10 s (the broker's default is 45 s), and assignments reach members within 1 s.
+        "group.consumer.session.timeout.ms": "10000",
+        "group.consumer.min.session.timeout.ms": "6000",
+        "group.consumer.heartbeat.interval.ms": "1000",
+        "group.consumer.min.heartbeat.interval.ms": "500",
     }
     props.update(overrides or {})
     return props

@@ -9,10 +9,19 @@ Contract for implementers:
   in-sync replicas). It may be called concurrently from many tasks.
 * A ``Consumer`` is driven by one task: ``poll``, ``commit``, ``pause`` and
   ``resume`` are never called concurrently with each other.
-* ``commit`` takes the *next* offset to read per partition, as Kafka does.
-* Rebalance callbacks run inside ``poll``. ``on_revoked`` returns the offsets
-  to commit for the revoked partitions; the transport commits them before it
-  gives the partitions away.
+* ``commit`` takes the *next* offset to read per partition, as Kafka does,
+  with a metadata string per partition (the runtime encodes the offsets that
+  finished above it there). A commit that does not go through raises
+  ``CommitFailed`` (retry later) or ``ConsumerFailed`` (the consumer is
+  unusable: make a new one); ``poll`` raises ``ConsumerFailed`` likewise. A
+  broker outage by itself never raises from ``poll``: it returns no records.
+* Rebalance callbacks run inside ``poll``. ``on_assigned`` receives the
+  metadata committed with each new partition's offset ("" when there is none).
+  ``on_revoked`` returns the offsets to commit for the revoked partitions; the
+  transport commits them, best effort, before it gives the partitions away.
+  Partitions *lost* (the member's session expired) are revoked with nothing
+  committed.
+* ``watch`` tells whether the cluster is reachable (``transport.health``).
 * ``publish(..., partition=n)`` writes to partition ``n`` instead of the one
   the key selects (request-reply: the requester names its reply partition).
 * A ``Tail`` reads partitions chosen by the caller from offsets chosen by the
@@ -27,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from agentflux.contract.topics import TopicSpec
+from agentflux.transport.health import ClusterWatch
 
 Headers = list[tuple[str, bytes]]
 
@@ -69,14 +79,22 @@ class Ack:
     offset: int
 
 
-AssignCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, None]]
-RevokeCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, Mapping[TopicPartition, int]]]
+class Position(NamedTuple):
+    """A committed position: the next offset to read, and the metadata committed with it."""
+
+    offset: int
+    metadata: str = ""
+
+
+Positions = Mapping[TopicPartition, Position]
+AssignCallback = Callable[[list[TopicPartition], Mapping[TopicPartition, str]], Coroutine[Any, Any, None]]
+RevokeCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, Positions]]
 
 
 class Consumer(Protocol):
     async def poll(self, max_records: int, timeout: float) -> list[Record]: ...
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+    async def commit(self, positions: Positions) -> None: ...
 
     async def pause(self, partitions: Sequence[TopicPartition]) -> None: ...
 
@@ -118,6 +136,8 @@ class Tail(Protocol):
 
 
 class Transport(Protocol):
+    watch: ClusterWatch
+
     async def start(self) -> None: ...
 
     async def publish(

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from agentflux.contract.errors import BrokerUnavailable, LifecycleError, TransportError
 from agentflux.contract.topics import TopicSpec
 from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback
+from agentflux.transport.kafka_client import client_config, cluster_watch
 from agentflux.transport.kafka_consumer import KafkaConsumer
 from agentflux.transport.kafka_producer import AsyncProducer
 from agentflux.transport.kafka_reader import read_topic
@@ -23,10 +24,14 @@ log = logging.getLogger("agentflux.transport")
 
 
 class KafkaTransport:
-    """``Transport`` on a real Kafka cluster. ``start()`` checks that a broker answers."""
+    """``Transport`` on a real Kafka cluster. ``start()`` checks that a broker answers.
+
+    Every client it makes reports to the process-wide ``watch`` of the cluster.
+    """
 
     def __init__(self, settings: KafkaSettings, *, consumer_extra: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
+        self.watch = cluster_watch(settings)
         self._consumer_extra = dict(consumer_extra or {})
         self._admin: AdminClient | None = None
         self._producer: AsyncProducer | None = None
@@ -34,9 +39,9 @@ class KafkaTransport:
     async def start(self, timeout: float = 10.0) -> None:
         if self._producer is not None:
             return
-        self._admin = AdminClient(self.settings.base_config())
+        self._admin = AdminClient(client_config(self.settings, self.watch))
         await wait_for_broker(self._admin, self.settings.bootstrap_servers, timeout)
-        self._producer = AsyncProducer(self.settings)
+        self._producer = AsyncProducer(self.settings, self.watch)
 
     def _require_producer(self) -> AsyncProducer:
         if self._producer is None:
@@ -56,7 +61,7 @@ class KafkaTransport:
 
     def tail(self) -> KafkaTail:
         """A group-less reader with manual assignment (reply listening, state restores)."""
-        return KafkaTail(self.settings)
+        return KafkaTail(self.settings, self.watch)
 
     def consumer(
         self,
@@ -74,6 +79,7 @@ class KafkaTransport:
             on_assigned=on_assigned,
             on_revoked=on_revoked,
             from_beginning=from_beginning,
+            watch=self.watch,
             extra=self._consumer_extra,
         )
 

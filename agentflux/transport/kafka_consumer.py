@@ -4,6 +4,29 @@ librdkafka runs rebalance callbacks inside ``consume()``, on the thread that
 called it. Every consumer call therefore goes through one single-thread
 executor, and the async rebalance callbacks are run on the event loop while
 that thread waits for them.
+
+Group protocol: the consumer group protocol of KIP-848 (``group.protocol=consumer``,
+Kafka 4.0 and later) by default. With it, a member keeps its partitions through
+a broker restart of any length: the restarted coordinator reloads the group
+and the member goes on heartbeating, so records flow again within about a
+second of the broker answering. (With the classic protocol a member whose
+session lapsed during the outage joins again as a new member, and the broker
+waits a session timeout for the old one first.) Its session timeout and
+heartbeat interval are broker settings (``group.consumer.*``); the embedded
+broker sets 10 s and 1 s. ``AGENTFLUX_KAFKA_GROUP_PROTOCOL=classic`` selects the
+classic protocol for older clusters, with a 10 s session, 1 s heartbeats and
+the cooperative-sticky assignor. A consumer with static membership
+(``group.instance.id``, ``agentflux run --instance-id``) uses the classic
+protocol too: only there does a member restarted after a crash take its
+partitions back at once (the consumer protocol refuses the instance id until
+the dead member's session expires).
+
+Broker outages: librdkafka reconnects by itself; meanwhile ``poll`` returns
+nothing and a commit raises ``CommitFailed``, which the runtime retries with
+its next commit. A fatal error (for example ``Static consumer fenced by other
+consumer with same group.instance.id`` after a broker restart) makes the
+consumer unusable: ``poll`` and ``commit`` then raise ``ConsumerFailed``, and
+the runtime rejoins the group with a new consumer.
 """
 
 from __future__ import annotations
@@ -18,8 +41,10 @@ from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _TP
 
-from agentflux.contract.errors import TransportError
-from agentflux.transport.base import AssignCallback, Record, RevokeCallback, TopicPartition
+from agentflux.contract.errors import CommitFailed, ConsumerFailed
+from agentflux.transport.base import AssignCallback, Positions, Record, RevokeCallback, TopicPartition
+from agentflux.transport.health import ClusterWatch
+from agentflux.transport.kafka_client import client_config
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -27,12 +52,22 @@ log = logging.getLogger("agentflux.transport")
 # Commit failures that only mean "the group moved on": the records will be
 # redelivered to the new owner, which at-least-once allows.
 _REBALANCE_CODES = {
+    KafkaError.STALE_MEMBER_EPOCH,
+    KafkaError.FENCED_MEMBER_EPOCH,
     KafkaError.REBALANCE_IN_PROGRESS,
     KafkaError.ILLEGAL_GENERATION,
     KafkaError.UNKNOWN_MEMBER_ID,
     KafkaError._NO_OFFSET,
     KafkaError._STATE,
 }
+_CLASSIC_ONLY = {"session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"}
+_CLASSIC_DEFAULTS = {
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 1_000,
+    "partition.assignment.strategy": "cooperative-sticky",
+}
+_QUIET_CODES = {KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+_CLOSE_TIMEOUT = 15.0
 
 
 class KafkaConsumer:
@@ -47,42 +82,73 @@ class KafkaConsumer:
         on_assigned: AssignCallback | None,
         on_revoked: RevokeCallback | None,
         from_beginning: bool,
+        watch: ClusterWatch,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
+        self.watch = watch
+        self._fatal: KafkaError | None = None
+        options = {**settings.consumer_config, **(extra or {})}
         config: dict[str, Any] = {
-            **settings.base_config(),
+            **client_config(settings, watch, self._on_error),
             "group.id": group_id,
+            "group.protocol": "classic" if "group.instance.id" in options else "consumer",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "partition.assignment.strategy": "cooperative-sticky",
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 1_000,
             "fetch.wait.max.ms": 50,
-            **settings.consumer_config,
-            **(extra or {}),
+            **options,
         }
-        self._consumer = _Consumer(config, logger=log)
+        self._group = group_id
+        self._consumer = _Consumer(group_protocol_options(config))
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"consumer-{group_id}")
         self._loop = asyncio.get_running_loop()
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
-        self._consumer.subscribe(list(topics), on_assign=self._assign_cb, on_revoke=self._revoke_cb)
+        self._consumer.subscribe(
+            list(topics), on_assign=self._assign_cb, on_revoke=self._revoke_cb, on_lost=self._lost_cb
+        )
         self._closed = False
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            log.error("%s: the consumer failed: %s", self._group, err.str())
+            self._fatal = err
+
+    def _check_fatal(self) -> None:
+        if self._fatal is not None:
+            raise ConsumerFailed(f"consumer of group {self._group} failed: {self._fatal.str()}")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await self._loop.run_in_executor(self._thread, fn, *args)
 
-    def _assign_cb(self, _c: Any, partitions: list[_TP]) -> None:
+    def _assign_cb(self, consumer: Any, partitions: list[_TP]) -> None:
         if self._on_assigned and partitions:
             tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-            asyncio.run_coroutine_threadsafe(self._on_assigned(tps), self._loop).result()
+            metadata = self._committed_metadata(consumer, partitions)
+            asyncio.run_coroutine_threadsafe(self._on_assigned(tps, metadata), self._loop).result()
+
+    def _committed_metadata(self, consumer: Any, partitions: list[_TP]) -> dict[TopicPartition, str]:
+        try:
+            found = consumer.committed([_TP(p.topic, p.partition) for p in partitions], timeout=5)
+        except KafkaException as exc:  # best effort: without it, finished records may run again
+            log.info("%s: could not read the committed metadata: %s", self._group, exc.args[0].str())
+            return {}
+        return {TopicPartition(p.topic, p.partition): p.metadata or "" for p in found if p.offset >= 0}
 
     def _revoke_cb(self, _c: Any, partitions: list[_TP]) -> None:
         if self._on_revoked and partitions and not self._closed:
             tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-            offsets = asyncio.run_coroutine_threadsafe(self._on_revoked(tps), self._loop).result()
-            self._commit_sync(offsets)
+            positions = asyncio.run_coroutine_threadsafe(self._on_revoked(tps), self._loop).result()
+            try:
+                self._commit_sync(positions)
+            except (CommitFailed, ConsumerFailed) as exc:
+                log.info("%s: %s; the new owner reads those records again", self._group, exc)
+
+    def _lost_cb(self, _c: Any, partitions: list[_TP]) -> None:
+        if self._on_revoked and partitions and not self._closed:
+            tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+            log.warning("%s: lost %d partition(s) (the group moved on without this member)", self._group, len(tps))
+            asyncio.run_coroutine_threadsafe(self._on_revoked(tps), self._loop).result()
 
     def _fetch(self, max_records: int, timeout: float) -> list[Any]:
         # consume(n, t) waits for n messages or t seconds, whichever is first: poll() returns
@@ -93,16 +159,19 @@ class KafkaConsumer:
         return [first, *self._consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
-        messages = await self._run(self._fetch, max_records, timeout)
+        self._check_fatal()
+        try:
+            messages = await self._run(self._fetch, max_records, timeout)
+        except KafkaException as exc:
+            raise ConsumerFailed(f"consumer of group {self._group} failed: {exc.args[0].str()}") from exc
         records = []
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
                 if err.fatal():
-                    raise TransportError(f"consumer failed: {err.str()}")
-                log.warning("consumer error (librdkafka retries it): %s", err.str())
+                    self._fatal = err
+                elif err.code() not in _QUIET_CODES:
+                    log.warning("%s: consumer error (librdkafka retries it): %s", self._group, err.str())
                 continue
             records.append(
                 Record(
@@ -115,23 +184,32 @@ class KafkaConsumer:
                     timestamp_ms=msg.timestamp()[1],
                 )
             )
+        self._check_fatal()
+        if records:
+            self.watch.mark_back()
         return records
 
-    def _commit_sync(self, offsets: Mapping[TopicPartition, int]) -> None:
-        if not offsets:
+    def _commit_sync(self, positions: Positions) -> None:
+        if not positions:
             return
+        self._check_fatal()
+        offsets = [_TP(tp.topic, tp.partition, p.offset, metadata=p.metadata) for tp, p in positions.items()]
         try:
-            self._consumer.commit(
-                offsets=[_TP(tp.topic, tp.partition, off) for tp, off in offsets.items()], asynchronous=False
-            )
+            self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             err = exc.args[0]
-            if err.code() not in _REBALANCE_CODES:
-                raise TransportError(f"commit failed: {err.str()}") from exc
-            log.info("commit skipped during a rebalance (records will be redelivered): %s", err.str())
+            if err.fatal():
+                self._fatal = err
+                self._check_fatal()
+            if err.code() in _REBALANCE_CODES:
+                log.info(
+                    "%s: commit skipped during a rebalance (records will be redelivered): %s", self._group, err.str()
+                )
+                return
+            raise CommitFailed(f"commit of group {self._group} failed: {err.str()}") from exc
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        await self._run(self._commit_sync, dict(offsets))
+    async def commit(self, positions: Positions) -> None:
+        await self._run(self._commit_sync, dict(positions))
 
     async def pause(self, partitions: Sequence[TopicPartition]) -> None:
         await self._run(self._consumer.pause, [_TP(p.topic, p.partition) for p in partitions])
@@ -140,9 +218,38 @@ class KafkaConsumer:
         await self._run(self._consumer.resume, [_TP(p.topic, p.partition) for p in partitions])
 
     async def close(self) -> None:
-        """Leave the group. Commit first: revoke callbacks are not run on close."""
+        """Leave the group (commit first: revoke callbacks are not run on close).
+
+        Closing waits for the group coordinator; when it cannot be reached the
+        wait is cut after ``_CLOSE_TIMEOUT`` seconds and the member's session
+        simply expires on the broker.
+        """
         if self._closed:
             return
         self._closed = True
-        await self._run(self._consumer.close)
-        self._thread.shutdown(wait=True)
+        closing = self._loop.run_in_executor(self._thread, self._close_quietly)
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), _CLOSE_TIMEOUT)
+        except TimeoutError:
+            log.warning("%s: leaving the group did not finish within %gs; going on", self._group, _CLOSE_TIMEOUT)
+        self._thread.shutdown(wait=False)
+
+    def _close_quietly(self) -> None:
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.info("%s: closing the consumer: %s", self._group, exc)
+
+
+def group_protocol_options(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the options of its group protocol: classic defaults, or classic-only options removed."""
+    if str(config.get("group.protocol", "classic")).lower() == "classic":
+        return {**_CLASSIC_DEFAULTS, **config}
+    ignored = sorted(_CLASSIC_ONLY & set(config))
+    if ignored:
+        log.info(
+            "ignoring %s for agentflux consumers: with group.protocol=consumer they are broker settings "
+            "(group.consumer.*)",
+            ", ".join(ignored),
+        )
+    return {k: v for k, v in config.items() if k not in _CLASSIC_ONLY}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
@@ -10,7 +11,11 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from agentflux.contract.errors import MessageTooLarge, PublishError
 from agentflux.transport.base import Ack, Headers
+from agentflux.transport.health import ClusterWatch
+from agentflux.transport.kafka_client import client_config
 from agentflux.transport.settings import KafkaSettings
+
+log = logging.getLogger("agentflux.transport")
 
 
 class AsyncProducer:
@@ -19,12 +24,19 @@ class AsyncProducer:
     A background thread serves delivery reports, and each report resolves the
     future of its ``publish`` call on the event loop. ``publish`` is safe to call
     from many tasks at once; records to one partition keep their call order.
+
+    During a broker outage librdkafka keeps records queued and retries them
+    until ``message.timeout.ms`` (5 minutes by default): ``publish`` simply
+    takes longer. A fatal producer error (the idempotent producer's state is
+    lost) fails the records in flight with ``PublishError`` and replaces the
+    client, so later publishes go through again.
     """
 
-    def __init__(self, settings: KafkaSettings, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: KafkaSettings, watch: ClusterWatch, extra: dict[str, Any] | None = None) -> None:
         self._limit = settings.max_message_bytes
-        config: dict[str, Any] = {
-            **settings.base_config(),
+        self._watch = watch
+        self._config: dict[str, Any] = {
+            **client_config(settings, watch, self._on_error),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": settings.linger_ms,
@@ -32,14 +44,28 @@ class AsyncProducer:
             **settings.producer_config,
             **(extra or {}),
         }
-        self._producer = Producer(config)
+        self._producer = Producer(self._config)
+        self._fatal = False
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve_reports, name="agentflux-producer", daemon=True)
         self._thread.start()
 
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            log.error("the producer failed (%s); replacing it", err.str())
+            self._fatal = True
+
     def _serve_reports(self) -> None:
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            producer = self._producer
+            producer.poll(0.05)
+            if self._fatal and producer is self._producer:
+                self._replace()
+
+    def _replace(self) -> None:
+        old, self._producer, self._fatal = self._producer, Producer(self._config), False
+        old.purge()  # fails what it still held: those publishes raise and are retried by their callers
+        old.poll(0)
 
     async def publish(
         self,
@@ -57,8 +83,11 @@ class AsyncProducer:
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Ack] = loop.create_future()
+        watch = self._watch
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                watch.mark_back()
             loop.call_soon_threadsafe(_settle, future, err, msg)
 
         while True:
@@ -94,9 +123,19 @@ def _settle(future: asyncio.Future[Ack], err: KafkaError | None, msg: Message) -
         future.set_result(Ack(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
 
 
+_TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE}
+# Errors that no retry can fix: the publish fails for good (a fatal error is not one: the client is replaced).
+_PERMANENT = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.INVALID_RECORD,
+    KafkaError.INVALID_REQUIRED_ACKS,
+}
+
+
 def _translate(err: KafkaError, topic: str) -> PublishError | MessageTooLarge:
-    if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+    if err.code() in _TOO_LARGE:
         return MessageTooLarge(f"record for {topic!r} is larger than the broker accepts: {err.str()}")
     exc = PublishError(f"publish to {topic!r} failed: {err.str()}")
-    exc.transient = bool(err.retriable()) or not err.fatal()
+    exc.transient = err.code() not in _PERMANENT
     return exc

@@ -22,13 +22,16 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, 
 from confluent_kafka import TopicPartition as _TP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from agentflux.contract.errors import LifecycleError, TransportError
+from agentflux.contract.errors import ConsumerFailed, LifecycleError, TransportError
 from agentflux.transport.base import Record, TopicPartition
+from agentflux.transport.health import ClusterWatch
+from agentflux.transport.kafka_client import client_config
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
 T = TypeVar("T")
 _LOOKUP_PATIENCE = 10.0
+_QUIET_CODES = {KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
 _PASSING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
@@ -49,9 +52,10 @@ def to_record(msg: Message) -> Record:
 
 
 class KafkaTail:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, watch: ClusterWatch) -> None:
+        self.watch = watch
         config: dict[str, Any] = {
-            **settings.base_config(),
+            **client_config(settings, watch),
             "group.id": f"agentflux-tail-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -59,9 +63,9 @@ class KafkaTail:
             "fetch.wait.max.ms": 100,
             **settings.consumer_config,
         }
-        self._consumer = Consumer(config, logger=log)
+        self._consumer = Consumer(config)
         self._admin_client: AdminClient | None = AdminClient(
-            {**settings.base_config(), "allow.auto.create.topics": False}
+            {**client_config(settings, watch), "allow.auto.create.topics": False}
         )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentflux-tail")
         self._closed = False
@@ -76,7 +80,11 @@ class KafkaTail:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
         except KafkaException as exc:
-            raise TransportError(f"tail read failed: {exc.args[0].str() if exc.args else exc}") from exc
+            err = exc.args[0] if exc.args else None
+            fatal = err is not None and err.fatal()
+            raise (ConsumerFailed if fatal else TransportError)(
+                f"tail read failed: {err.str() if err is not None else exc}"
+            ) from exc
 
     async def _lookup(self, fn: Callable[[], T]) -> T:
         # Lookups go through an admin client: on the consumer's own connection they would queue
@@ -146,9 +154,11 @@ class KafkaTail:
             if err is None:
                 out.append(to_record(msg))
             elif err.fatal():
-                raise TransportError(f"tail failed: {err.str()}")
-            elif err.code() != KafkaError._PARTITION_EOF:
+                raise ConsumerFailed(f"tail failed: {err.str()}")
+            elif err.code() not in _QUIET_CODES:
                 log.warning("tail error (librdkafka retries it): %s", err.str())
+        if out:
+            self.watch.mark_back()
         return out
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from agentflux.contract.errors import PublishError
 from agentflux.contract.topics import TopicSpec
@@ -20,18 +20,24 @@ from agentflux.transport.base import (
     Ack,
     AssignCallback,
     Headers,
+    Position,
+    Positions,
     Record,
     RevokeCallback,
     TopicPartition,
 )
+from agentflux.transport.health import ClusterWatch
 from agentflux.transport.memory_tail import MemoryTail
 
 
 class MemoryTransport:
+    """``watch`` can be driven by a test (``mark_down``/``mark_back``) to model an outage for retry logic."""
+
     def __init__(self, default_partitions: int = 1) -> None:
         self.default_partitions = default_partitions
+        self.watch = ClusterWatch("memory")
         self.topics: dict[str, list[list[Record]]] = {}
-        self.committed: dict[tuple[str, TopicPartition], int] = {}
+        self.committed: dict[tuple[str, TopicPartition], Position] = {}
         self._changed = asyncio.Condition()
         self._round_robin = 0
 
@@ -125,15 +131,19 @@ class MemoryConsumer:
 
     async def _assign_new(self) -> None:
         new = []
+        metadata: dict[TopicPartition, str] = {}
         for topic in self._topics:
             for index, log in enumerate(self._t.topics.setdefault(topic, [[]])):
                 tp = TopicPartition(topic, index)
                 if tp not in self._positions:
+                    committed = self._t.committed.get((self._group, tp))
                     start = 0 if self._from_beginning else len(log)
-                    self._positions[tp] = self._t.committed.get((self._group, tp), start)
+                    self._positions[tp] = committed.offset if committed is not None else start
+                    if committed is not None and committed.metadata:
+                        metadata[tp] = committed.metadata
                     new.append(tp)
         if new and self._on_assigned:
-            await self._on_assigned(new)
+            await self._on_assigned(new, metadata)
 
     def _take(self, max_records: int) -> list[Record]:
         out: list[Record] = []
@@ -156,9 +166,9 @@ class MemoryConsumer:
             records = self._take(max_records)
         return records
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        for tp, offset in offsets.items():
-            self._t.committed[(self._group, tp)] = offset
+    async def commit(self, positions: Positions) -> None:
+        for tp, position in positions.items():
+            self._t.committed[(self._group, tp)] = position
 
     async def pause(self, partitions: Sequence[TopicPartition]) -> None:
         self._paused.update(partitions)

@@ -34,7 +34,8 @@ class MemoryTail:
         return out
 
     async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return {tp: self._t.committed.get((group_id, tp)) for tp in partitions}
+        found = {tp: self._t.committed.get((group_id, tp)) for tp in partitions}
+        return {tp: None if position is None else position.offset for tp, position in found.items()}
 
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._positions.update(offsets)

@@ -1,0 +1,104 @@
+"""What every librdkafka client of ours shares: reconnect pacing, its log through Python, the cluster watch.
+
+``client_config(settings)`` is the start of every producer, consumer and admin
+client configuration. librdkafka's defaults wait up to 10 s between reconnect
+attempts; ours wait at most 1 s, so a client reconnects within about a second
+of a broker coming back (``reconnect.backoff.max.ms``, overridable like any
+option). librdkafka's log goes to the Python logger ``agentflux.kafka``, with
+what an outage or a broker start is expected to print (refused connections,
+"all brokers down", "coordinator load in progress") at DEBUG: the cluster
+watch says it once instead (``transport.health``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from agentflux.transport.health import ClusterWatch, Probe, watch_for
+from agentflux.transport.settings import KafkaSettings
+
+kafka_log = logging.getLogger("agentflux.kafka")
+_EXPECTED = (
+    "Connect to",
+    "Connection refused",
+    "Disconnected",
+    "brokers are down",
+    "Coordinator load in progress",
+    "Broker transport failure",
+    "Timed out",
+    "timed out",
+    "Failed to resolve",
+)
+_OUTAGE_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
+ErrorCallback = Callable[[KafkaError], None]
+
+
+class LibrdkafkaLog:
+    """A ``logger`` for librdkafka clients: its lines, with expected noise demoted to DEBUG."""
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        text = fmt % args if args else fmt
+        if level > logging.DEBUG and any(marker in text for marker in _EXPECTED):
+            level = logging.DEBUG
+        kafka_log.log(level, "%s", text)
+
+
+LIBRDKAFKA_LOG = LibrdkafkaLog()
+
+
+def cluster_watch(settings: KafkaSettings) -> ClusterWatch:
+    """The process-wide watch of ``settings``' cluster."""
+    return watch_for(settings.bootstrap_servers, lambda: metadata_probe(settings))
+
+
+def metadata_probe(settings: KafkaSettings) -> Probe:
+    """A probe that asks the cluster for metadata through an admin client of its own."""
+    admin: AdminClient | None = None
+
+    def probe() -> bool:
+        nonlocal admin
+        if admin is None:
+            admin = AdminClient({**_quiet(settings), "socket.connection.setup.timeout.ms": 1000})
+        try:
+            return len(admin.list_topics(timeout=1.0).brokers) > 0
+        except KafkaException:
+            return False
+
+    return probe
+
+
+def reporting_errors(watch: ClusterWatch, also: ErrorCallback | None = None) -> ErrorCallback:
+    """An ``error_cb`` that tells ``watch`` about outages and hands every error to ``also``."""
+
+    def on_error(err: KafkaError) -> None:
+        code = err.code()
+        if code == KafkaError._ALL_BROKERS_DOWN:
+            watch.mark_down(err.str())
+        elif code not in _OUTAGE_CODES and not err.fatal():
+            kafka_log.warning("Kafka client error: %s", err.str())
+        if also is not None:
+            also(err)
+
+    return on_error
+
+
+def client_config(
+    settings: KafkaSettings, watch: ClusterWatch, on_error: ErrorCallback | None = None
+) -> dict[str, Any]:
+    """The shared part of a client's configuration (user options override the defaults)."""
+    return {
+        "reconnect.backoff.max.ms": 1000,
+        "logger": LIBRDKAFKA_LOG,
+        "error_cb": reporting_errors(watch, on_error),
+        **settings.base_config(),
+    }
+
+
+def _quiet(settings: KafkaSettings) -> dict[str, Any]:
+    return {"reconnect.backoff.max.ms": 1000, "logger": LIBRDKAFKA_LOG, "error_cb": lambda _e: None,
+            **settings.base_config()}  # fmt: skip
