@@ -3,6 +3,10 @@
 A handler declares its payload type by annotation. Supported types are a
 pydantic ``BaseModel`` subclass (validated), ``dict`` or ``list`` (any JSON),
 ``bytes`` (the raw value, undecoded) and ``str`` (UTF-8 text).
+
+JSON is parsed by pydantic-core, whose parser refuses values nested deeper
+than ``MAX_DEPTH`` levels: whatever the bytes, decoding either succeeds or
+raises ``PayloadDecodeError`` with the reason (never a ``RecursionError``).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from agentflux.contract.errors import ConfigError, PayloadDecodeError
 
 PayloadType = type[Any]
+MAX_DEPTH = 200  # pydantic-core's recursion limit for JSON
 _RAW_TYPES: tuple[type, ...] = (bytes, str, dict, list)
 
 
@@ -57,13 +63,18 @@ def decode(value: bytes | None, tp: PayloadType) -> Any:
             return tp.model_validate_json(value)
         except ValidationError as exc:
             raise PayloadDecodeError(_describe(exc, tp, value)) from exc
-    try:
-        data = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadDecodeError(f"value is not valid JSON: {exc}") from exc
+    data = parse_json(value)
     if not isinstance(data, tp):
         raise PayloadDecodeError(f"value is JSON {type(data).__name__}, expected {tp.__name__}")
     return data
+
+
+def parse_json(value: bytes) -> Any:
+    """Any JSON value; PayloadDecodeError saying why when ``value`` is not JSON (or nests too deep)."""
+    try:
+        return from_json(value)
+    except ValueError as exc:
+        raise PayloadDecodeError(f"value is not valid JSON: {exc} (first bytes: {value[:40]!r})") from exc
 
 
 def _describe(exc: ValidationError, tp: type[BaseModel], value: bytes) -> str:

@@ -17,6 +17,13 @@ offset) before it sent the request. An address without ``/{partition}`` is
 accepted too; the result is then keyed by task id like any other record.
 Only ``agent.task-results.*`` topics are valid addresses, so a request can
 never make a worker write anywhere its ACLs were not planned for.
+
+A **cancel request** is a record on the skill's request topic, keyed by the
+task id like the request itself (so it reaches the worker that owns the task),
+with ``ce_type`` ``CANCEL_TYPE``, ``ce_taskid`` the task to cancel and a JSON
+value ``{"reason": ...}``. The worker cancels the running handler at once (a
+cancel request never waits behind other records), and the task ends
+``canceled``; a cancel for a task that already finished changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +37,17 @@ from agentflux.contract.envelope import now_rfc3339
 from agentflux.contract.errors import EnvelopeError
 from agentflux.contract.topics import TASK_RESULTS_PREFIX, TASKS_TOPIC, is_reserved
 
-__all__ = ["TASKS_TOPIC", "TaskErrorInfo", "TaskState", "TaskStatus", "format_reply_to", "parse_reply_to"]
+__all__ = [
+    "CANCEL_TYPE",
+    "TASKS_TOPIC",
+    "TaskErrorInfo",
+    "TaskState",
+    "TaskStatus",
+    "format_reply_to",
+    "parse_reply_to",
+]
+
+CANCEL_TYPE = "agentflux.task.cancel"
 
 
 class TaskStatus(StrEnum):

@@ -24,7 +24,8 @@ TASKS_TOPIC = "agent.tasks.v1"
 TASK_REQUESTS_PREFIX = "agent.task-requests."
 TASK_RESULTS_PREFIX = "agent.task-results."
 _RESERVED_FIXED = {DEAD_LETTER_TOPIC, CARDS_TOPIC, TASKS_TOPIC}
-# Headers of an agent.cards.v1 record: the publishing process, and until when (epoch ms) it is live.
+# agent.cards.v1 records are keyed by {app}.{agent}. Their headers: the publishing process, and until when (epoch
+# ms) it is live; the card's signed liveness extension says the same, and a reader with a trust policy reads that.
 CARD_INSTANCE_HEADER = "agentflux_instance"
 CARD_EXPIRES_HEADER = "agentflux_expires"
 
@@ -104,10 +105,15 @@ class TopicSpec:
         return out
 
 
-def reserved_specs(partitions: int = 6) -> list[TopicSpec]:
-    """Specs for the runtime's own fixed topics."""
+def reserved_specs(partitions: int = 6, *, max_message_bytes: int | None = None) -> list[TopicSpec]:
+    """Specs for the runtime's own fixed topics.
+
+    With ``max_message_bytes`` (the app's size limit), the dead-letter topic is
+    created to accept a record of that size, as the producer does.
+    """
+    limit = {} if max_message_bytes is None else {"max.message.bytes": str(max_message_bytes + 64 * 1024)}
     return [
-        TopicSpec(DEAD_LETTER_TOPIC, partitions=partitions),
+        TopicSpec(DEAD_LETTER_TOPIC, partitions=partitions, config=limit),
         TopicSpec(CARDS_TOPIC, partitions=1, cleanup_policy="compact"),
         TopicSpec(TASKS_TOPIC, partitions=partitions, cleanup_policy="compact"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from agentflux.contract.topics import event_type, task_requests_topic
 from agentflux.runtime.delegation import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
 from agentflux.runtime.publisher import Publisher
 from agentflux.transport.base import Ack, Record
+
+log = logging.getLogger("agentflux.runtime")
 
 
 class ToolProvider(Protocol):
@@ -31,6 +34,16 @@ class Services:
     requester: Requester | None = None
 
 
+class Cancellation:
+    """Whether the task a skill handler runs was cancelled (a cancel request), and why."""
+
+    __slots__ = ("reason", "requested")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.reason = ""
+
+
 class Context:
     """Per-record context. ``message_id`` is stable across redeliveries of one record.
 
@@ -38,16 +51,24 @@ class Context:
     correlation id, names this record as its cause, and continues its trace.
     """
 
-    __slots__ = ("_delegations", "_log", "agent", "attempt", "envelope", "record", "services")
+    __slots__ = ("_cancellation", "_delegations", "_log", "agent", "attempt", "envelope", "record", "services")
 
     def __init__(
-        self, *, agent: str, envelope: Envelope, record: Record | None, services: Services, attempt: int = 1
+        self,
+        *,
+        agent: str,
+        envelope: Envelope,
+        record: Record | None,
+        services: Services,
+        attempt: int = 1,
+        cancellation: Cancellation | None = None,
     ) -> None:
         self.agent = agent
         self.envelope = envelope
         self.record = record
         self.services = services
         self.attempt = attempt
+        self._cancellation = cancellation
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._delegations = 0
 
@@ -87,6 +108,11 @@ class Context:
         return self.record.topic if self.record is not None else None
 
     @property
+    def cancelled(self) -> bool:
+        """True once the task this skill handler runs was cancelled: the handler is being stopped."""
+        return self._cancellation is not None and self._cancellation.requested
+
+    @property
     def task_id(self) -> str | None:
         """The task a skill handler is running (stable across redeliveries); None in event handlers."""
         return self.envelope.task_id
@@ -118,15 +144,24 @@ class Context:
 
         Returns the skill's output model when the skill is declared in this app,
         else the result as JSON (a dict). Raises ``TaskFailed`` (the worker's
-        error), ``TaskRejected`` (bad input), ``TaskTimeout`` or ``UnknownSkill``.
-        The task carries this record's correlation id and trace context.
+        error), ``TaskRejected`` (bad input), ``TaskCanceled``, ``TaskTimeout``
+        or ``UnknownSkill``. The task carries this record's correlation id and
+        trace context, and its id is the same in every attempt of this record.
         """
-        if self.services.requester is None:
+        requester = self.services.requester
+        if requester is None:
             raise ConfigError("delegation needs a runner: run the app with AppRunner, `agentflux run` or TestApp")
         self._delegations += 1
-        task_id = task_id or derived_task_id(self.message_id, self.attempt, self._delegations)
+        task_id = task_id or derived_task_id(self.message_id, self._delegations)
         envelope = self.caused_envelope(task_requests_topic(skill), task_id=task_id)
-        return await self.services.requester.delegate(skill, input, envelope=envelope, timeout=timeout)
+        try:
+            return await requester.delegate(skill, input, envelope=envelope, timeout=timeout)
+        except asyncio.CancelledError:
+            if self.cancelled:  # this task was cancelled: so is what it delegated
+                await _quietly(
+                    requester.cancel(skill, task_id, cause=envelope, reason="the delegating task was cancelled")
+                )
+            raise
 
     async def gather(self, *delegations: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
         """Fan out and in: ``await ctx.gather(ctx.delegate(a, x), ctx.delegate(b, y))`` (see ``gather``)."""
@@ -142,3 +177,12 @@ class Context:
         if self.envelope.tracestate:
             meta["tracestate"] = self.envelope.tracestate
         return self.services.tools.handle(server, meta)
+
+
+async def _quietly(work: Awaitable[object], timeout: float = 5.0) -> None:
+    """Best effort from a task being cancelled: wait briefly, log a failure, never raise it."""
+    try:
+        async with asyncio.timeout(timeout):
+            await work
+    except Exception as exc:
+        log.warning("cancelling a delegated task failed: %s: %s", type(exc).__name__, exc)

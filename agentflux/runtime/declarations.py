@@ -11,12 +11,13 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from agentflux.contract.codec import PayloadType, check_payload_type
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
-from agentflux.runtime.retry import RetryPolicy
+from agentflux.runtime.retry import DEFAULT_HANDLER_TIMEOUT, RetryPolicy
 from agentflux.runtime.schedules import Schedule, TickFn
 from agentflux.runtime.skills import Skill, SkillFn, skill_models
 
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 HandlerFn = Callable[[Any, "Context"], Awaitable[Any]]
 
 
+class _Inherit(Enum):
+    INHERIT = "inherit"
+
+
+INHERIT = _Inherit.INHERIT  # "take the agent's setting", where None means "no timeout"
+Timeout = float | None | _Inherit
+
+
 @dataclass(eq=False)
 class Handler:
     """An event handler: ``async def fn(event: Model, ctx: Context) -> None``.
@@ -33,8 +42,10 @@ class Handler:
     Contract: handlers of one agent run concurrently for different keys and in
     order for one key. A handler may be run more than once for one record
     (at-least-once): make its effects idempotent, keyed by ``ctx.message_id``.
-    If it is cancelled (shutdown past the grace period), its record is not
-    committed and will be delivered again.
+    Each attempt is cancelled after ``timeout`` seconds (``HandlerTimeout``,
+    retried per ``retry``, then dead-lettered); None lets it run forever. If it
+    is cancelled otherwise (shutdown past the grace period, its partition
+    revoked), its record is not committed and will be delivered again.
     """
 
     agent: Agent
@@ -42,6 +53,7 @@ class Handler:
     fn: HandlerFn
     payload_type: PayloadType
     retry: RetryPolicy
+    timeout: float | None = DEFAULT_HANDLER_TIMEOUT
 
     async def __call__(self, payload: Any, ctx: Context) -> Any:
         return await self.fn(payload, ctx)
@@ -61,6 +73,7 @@ class Agent:
     concurrency: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     publishes: tuple[str, ...] = ()
+    timeout: float | None = DEFAULT_HANDLER_TIMEOUT
     handlers: list[Handler] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     skills: list[Skill] = field(default_factory=list)
@@ -71,20 +84,30 @@ class Agent:
             validate_topic(topic)
         if self.concurrency < 1:
             raise ConfigError(f"agent {self.name!r}: concurrency must be at least 1")
+        self.timeout = _check_timeout(self.timeout, f"agent {self.name!r}")
+
+    def _timeout(self, timeout: Timeout, where: str) -> float | None:
+        return self.timeout if timeout is INHERIT else _check_timeout(timeout, where)
 
     @property
     def group_id(self) -> str:
         return f"{self.app.name}.{self.name}"
 
-    def on(self, topic: str, *, retry: RetryPolicy | None = None) -> Callable[[HandlerFn], Handler]:
-        """Subscribe the decorated function to ``topic``; its first parameter's type is the payload."""
+    def on(
+        self, topic: str, *, retry: RetryPolicy | None = None, timeout: Timeout = INHERIT
+    ) -> Callable[[HandlerFn], Handler]:
+        """Subscribe the decorated function to ``topic``; its first parameter's type is the payload.
+
+        ``retry`` and ``timeout`` (seconds per attempt, None for none) default to the agent's.
+        """
         validate_topic(topic)
         if any(h.topic == topic for h in self.handlers):
             raise ConfigError(f"agent {self.name!r} already has a handler for {topic!r}")
+        limit = self._timeout(timeout, f"handler for {topic!r}")
 
         def register(fn: HandlerFn) -> Handler:
             payload_type = _payload_type(fn, f"handler {fn.__qualname__} for {topic!r}")
-            handler = Handler(self, topic, fn, payload_type, retry or self.retry)
+            handler = Handler(self, topic, fn, payload_type, retry or self.retry, limit)
             self.handlers.append(handler)
             return handler
 
@@ -102,18 +125,24 @@ class Agent:
         name: str = "",
         tags: Iterable[str] = (),
         retry: RetryPolicy | None = None,
+        timeout: Timeout = INHERIT,
     ) -> Callable[[SkillFn], Skill]:
-        """Offer the decorated task handler as ``skill_id`` (see ``Skill`` for its contract)."""
+        """Offer the decorated task handler as ``skill_id`` (see ``Skill`` for its contract).
+
+        ``retry`` and ``timeout`` (seconds per attempt, None for none) default to the agent's.
+        """
         validate_skill_id(skill_id)
         owner = self.app.find_skill(skill_id)
         if owner is not None:
             raise ConfigError(f"skill {skill_id!r} is already offered by agent {owner.agent.name!r} in this app")
+        limit = self._timeout(timeout, f"skill {skill_id!r}")
 
         def register(fn: SkillFn) -> Skill:
             input_model, output_model = skill_models(fn, skill_id)
             declared = Skill(
-                self, skill_id, fn, input_model, output_model, description, name, tuple(tags), retry or self.retry
-            )
+                self, skill_id, fn, input_model, output_model, description, name, tuple(tags), retry or self.retry,
+                limit,
+            )  # fmt: skip
             self.skills.append(declared)
             return declared
 
@@ -177,11 +206,16 @@ class AgentApp:
         concurrency: int = 16,
         retry: RetryPolicy | None = None,
         publishes: Iterable[str] = (),
+        timeout: float | None = DEFAULT_HANDLER_TIMEOUT,
     ) -> Agent:
-        """Declare an agent (or return the one already declared under ``name``)."""
+        """Declare an agent (or return the one already declared under ``name``).
+
+        ``timeout`` bounds each attempt of its handlers and skills, in seconds
+        (60 by default; None for no limit); each handler or skill may set its own.
+        """
         if name in self.agents:
             return self.agents[name]
-        agent = Agent(self, name, description, concurrency, retry or RetryPolicy(), tuple(publishes))
+        agent = Agent(self, name, description, concurrency, retry or RetryPolicy(), tuple(publishes), timeout=timeout)
         self.agents[name] = agent
         return agent
 
@@ -217,6 +251,12 @@ class AgentApp:
         if unknown:
             raise ConfigError(f"unknown agent(s) {unknown}; this app declares {sorted(self.agents)}")
         return [self.agents[n] for n in names]
+
+
+def _check_timeout(timeout: float | None, where: str) -> float | None:
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"{where}: timeout must be a positive number of seconds or None, got {timeout!r}")
+    return timeout
 
 
 def _payload_type(fn: HandlerFn, where: str) -> PayloadType:

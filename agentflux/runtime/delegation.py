@@ -8,11 +8,17 @@ The outcome is the output model (or a dict for a skill declared elsewhere),
 See ``agentflux.runtime.replies`` for how results come back.
 
 Task ids of delegations made by a handler are derived from the handled
-record's message id, its attempt number and the delegation's rank within the
-attempt. A record redelivered after a crash therefore re-sends the same task
-ids, and a worker that already finished one answers with the stored outcome
-instead of running it again (when the input is the same; a different input
-under the same id runs as a new task).
+record's message id and the delegation's rank within the attempt (the first,
+second, ... delegation the handler makes), never from the attempt number. A
+retried attempt, or a record redelivered after a crash, therefore re-sends the
+same task ids: a worker that already finished one answers with the stored
+outcome instead of running it again, and one still running it answers when it
+is done, so a retry after ``TaskTimeout`` re-attaches to the same task (when
+the input is the same; a different input under the same id runs as a new task).
+
+Cancellation: a delegation whose caller is cancelled stops waiting. When the
+caller is a skill handler whose own task was cancelled (``ctx.cancelled``),
+the delegated task is cancelled too (``send_cancel``).
 """
 
 from __future__ import annotations
@@ -26,21 +32,30 @@ from pydantic import BaseModel, ValidationError
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import PayloadDecodeError, TaskFailed, TaskRejected, TaskTimeout
-from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus
+from agentflux.contract.errors import PayloadDecodeError, TaskCanceled, TaskFailed, TaskRejected, TaskTimeout
+from agentflux.contract.tasks import CANCEL_TYPE, TaskErrorInfo, TaskState, TaskStatus
 from agentflux.contract.topics import task_requests_topic
 from agentflux.runtime.replies import ReplyListener
 from agentflux.runtime.skills import Skill
-from agentflux.transport.base import Transport
+from agentflux.transport.base import Ack, Transport
 
 SkillLookup = Callable[[str], Skill | None]
 _TASK_NAMESPACE = uuid.UUID("0b7f3c1e-2a47-4d0e-9c55-6a3e1f7d2b90")
 DEFAULT_TIMEOUT = 30.0
 
 
-def derived_task_id(message_id: str, attempt: int, rank: int) -> str:
-    """The id of the ``rank``-th delegation made while handling ``message_id`` (attempt ``attempt``)."""
-    return str(uuid.uuid5(_TASK_NAMESPACE, f"{message_id}/{attempt}/{rank}"))
+def derived_task_id(message_id: str, rank: int) -> str:
+    """The id of the ``rank``-th delegation made while handling ``message_id``, the same in every attempt."""
+    return str(uuid.uuid5(_TASK_NAMESPACE, f"{message_id}/{rank}"))
+
+
+async def send_cancel(transport: Transport, skill: str, task_id: str, *, cause: Envelope, reason: str) -> Ack:
+    """Ask the worker that owns ``task_id`` to cancel it (see ``contract.tasks``, cancel requests)."""
+    envelope = cause.caused(source=cause.source, type=CANCEL_TYPE, task_id=task_id)
+    value = encode({"reason": reason})
+    return await transport.publish(
+        task_requests_topic(skill), value, key=task_id.encode(), headers=envelope.to_headers()
+    )
 
 
 class Requester:
@@ -81,6 +96,10 @@ class Requester:
             raise
         return outcome(skill, declared, state)
 
+    async def cancel(self, skill: str, task_id: str, *, cause: Envelope, reason: str) -> None:
+        """Cancel a task this requester delegated (best effort: a task that finished stays finished)."""
+        await send_cancel(self._transport, skill, task_id, cause=cause, reason=reason)
+
     async def close(self) -> None:
         await self._replies.close()
 
@@ -112,6 +131,8 @@ def outcome(skill: str, declared: Skill | None, state: TaskState) -> Any:
     error = state.error or TaskErrorInfo(type=f"Task{state.state.capitalize()}", message=f"task {state.state}")
     if state.state is TaskStatus.REJECTED:
         raise TaskRejected(skill, state.task_id, error.type, error.message)
+    if state.state is TaskStatus.CANCELED:
+        raise TaskCanceled(skill, state.task_id, error.type, error.message)
     raise TaskFailed(skill, state.task_id, error.type, error.message)
 
 

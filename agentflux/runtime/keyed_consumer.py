@@ -3,32 +3,53 @@
 The technique is Confluent's Parallel Consumer's: records of one partition are
 dispatched as soon as they are read; a record waits only for the previous
 record with the same key. Offsets are committed up to the lowest record that
-has not finished (see ``offsets``), so at-least-once holds however the
-records interleave.
+has not finished, with the records finished above it in the commit's metadata
+(see ``offsets``), so at-least-once holds however the records interleave, and
+a new owner skips what already finished.
+
+Faults stay local to what they hit:
+
+* **Backpressure is per partition.** A partition holding ``max_buffered``
+  records (running, waiting for their key, or finished above a slow one) is
+  paused until it holds half as many; the other partitions go on.
+* **Revocation never overlaps.** Records of a revoked partition get
+  ``revoke_grace`` seconds to finish; then they are cancelled, and the
+  partition is released only once they have stopped.
+* **Broker outages are waited out.** A commit that fails is retried by the
+  next one; a consumer that fails fatally (a fenced static member) is replaced
+  by a new one that joins the group again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
-from agentflux.runtime.offsets import OffsetTracker
-from agentflux.transport.base import AssignCallback, Consumer, Record, TopicPartition, Transport
+from agentflux.contract.errors import CommitFailed, ConsumerFailed
+from agentflux.runtime.offsets import OffsetTracker, decode_done
+from agentflux.transport.base import Consumer, Position, Positions, Record, TopicPartition, Transport
 
 log = logging.getLogger("agentflux.runtime")
 
 ProcessFn = Callable[[Record], Awaitable[None]]
-_KEEPALIVE = 10.0  # seconds between polls at most, while waiting for in-flight work
+AssignHook = Callable[[list[TopicPartition]], Awaitable[None]]
 ChainKey = tuple[TopicPartition, bytes | None]
+_CANCEL_PATIENCE = 5.0  # seconds a cancelled handler gets to unwind
+_FINAL_COMMIT_PATIENCE = 10.0
+_REJOIN_BACKOFF = 1.0
 
 
 class KeyOrderedConsumer:
     """Contract for ``process``: it runs concurrently for different keys, never for
     two records with one key, and returns when its record may be committed. It
-    must handle its own errors (retry, dead-letter); if it raises anyway, the
-    consumer stops with that error and the record is redelivered after restart.
-    On shutdown past ``grace`` it is cancelled, and its record is redelivered.
+    must handle its own errors (retry, dead-letter); if it raises anyway (a bug
+    in the runtime, not a handler error), the consumer stops with that error and
+    the record is redelivered after a restart. It may be cancelled (shutdown past
+    ``grace``, revocation past ``revoke_grace``); its record is then redelivered.
+
+    ``urgent(record)`` marks records that must not wait for their key or for a
+    free slot (task cancellations): they run as soon as they are read.
     """
 
     def __init__(
@@ -43,69 +64,107 @@ class KeyOrderedConsumer:
         commit_interval: float = 0.2,
         revoke_grace: float = 5.0,
         grace: float = 30.0,
-        on_assigned: AssignCallback | None = None,
+        on_assigned: AssignHook | None = None,
+        urgent: Callable[[Record], bool] | None = None,
     ) -> None:
         self.group_id = group_id
         self._assign_hook = on_assigned  # runs before any record of the new partitions is dispatched
         self._transport = transport
         self._topics = list(topics)
         self._process = process
+        self._urgent = urgent
         self._slots = asyncio.Semaphore(concurrency)
-        self._high = max_buffered or max(5_000, concurrency * 16)
+        self.max_buffered = max_buffered or max(2_000, concurrency * 64)
         self._commit_interval = commit_interval
         self._revoke_grace = revoke_grace
         self.grace = grace
         self._tracker = OffsetTracker()
         self._chains: dict[ChainKey, asyncio.Task[None]] = {}
+        self._running: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._generation: dict[TopicPartition, int] = {}
-        self._paused = False
+        self._paused: set[TopicPartition] = set()
         self._stopping = asyncio.Event()
         self._failure: BaseException | None = None
         self._consumer: Consumer | None = None
+        self._commit_failing = False
 
     @property
     def assigned(self) -> list[TopicPartition]:
         return list(self._generation)
 
-    async def _on_assigned(self, tps: list[TopicPartition]) -> None:
+    @property
+    def paused(self) -> set[TopicPartition]:
+        """Partitions paused by backpressure right now."""
+        return set(self._paused)
+
+    async def _on_assigned(self, tps: list[TopicPartition], metadata: Mapping[TopicPartition, str]) -> None:
         if self._assign_hook is not None:
             await self._assign_hook(tps)
+        skipped = 0
         for tp in tps:
             self._generation[tp] = self._generation.get(tp, 0) + 1
-        log.info("%s: assigned %s", self.group_id, _fmt(tps))
-        if self._paused and self._consumer is not None:
-            await self._consumer.pause(tps)
+            finished = decode_done(metadata.get(tp))
+            skipped += len(finished)
+            self._tracker.restore(tp, finished)
+        log.info(
+            "%s: assigned %s%s", self.group_id, _fmt(tps), f" ({skipped} finished records to skip)" * bool(skipped)
+        )
 
-    async def _on_revoked(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
+    async def _on_revoked(self, tps: list[TopicPartition]) -> Positions:
         owned = [tp for tp in tps if tp in self._generation]
+        positions = await self._release(owned, self._revoke_grace)
+        log.info(
+            "%s: revoked %s, committing %s", self.group_id, _fmt(owned), {tp: p.offset for tp, p in positions.items()}
+        )
+        return positions
+
+    async def _release(self, owned: list[TopicPartition], grace: float) -> dict[TopicPartition, Position]:
+        """Stop dispatching ``owned``, let their records finish (cancel them after ``grace``), forget them."""
         for tp in owned:
-            del self._generation[tp]  # records of these partitions no longer start
-        # Each key's last task waits for the ones before it: waiting for the tails waits for all.
-        running = [task for (tp, _), task in self._chains.items() if tp in owned]
-        if running:
-            await asyncio.wait(running, timeout=self._revoke_grace)
-        offsets = self._tracker.to_commit(owned)
+            self._generation.pop(tp, None)  # records of these partitions no longer start
+            self._paused.discard(tp)
+        await self._stop_work(owned, grace)
+        positions = self._tracker.to_commit(owned)
         self._tracker.forget(owned)
         for key in [k for k in self._chains if k[0] in owned]:
             del self._chains[key]
-        log.info("%s: revoked %s, committing %s", self.group_id, _fmt(owned), offsets)
-        return offsets
+        return positions
+
+    async def _stop_work(self, tps: Iterable[TopicPartition], grace: float) -> None:
+        running = [task for tp in tps for task in self._running.get(tp, ())]
+        if not running:
+            return
+        _, pending = await asyncio.wait(running, timeout=grace)
+        if not pending:
+            return
+        log.warning("%s: cancelling %d record(s) still running after %gs", self.group_id, len(pending), grace)
+        for task in pending:
+            task.cancel()
+        _, stuck = await asyncio.wait(pending, timeout=_CANCEL_PATIENCE)
+        if stuck:
+            log.error("%s: %d handler(s) ignored cancellation for %gs", self.group_id, len(stuck), _CANCEL_PATIENCE)
+
+    def _subscribe(self) -> Consumer:
+        return self._transport.consumer(
+            self.group_id, self._topics, on_assigned=self._on_assigned, on_revoked=self._on_revoked
+        )
 
     async def run(self) -> None:
         """Consume until ``stop()``; then finish or cancel in-flight work and commit."""
-        self._consumer = self._transport.consumer(
-            self.group_id, self._topics, on_assigned=self._on_assigned, on_revoked=self._on_revoked
-        )
+        self._consumer = self._subscribe()
         loop = asyncio.get_running_loop()
         next_commit = loop.time() + self._commit_interval
         try:
             while not self._stopping.is_set() and self._failure is None:
-                await self._apply_backpressure()
-                for record in await self._consumer.poll(500, 0.1):
-                    self._dispatch(record)
-                if loop.time() >= next_commit:
-                    await self._commit()
-                    next_commit = loop.time() + self._commit_interval
+                try:
+                    for record in await self._consumer.poll(500, 0.1):
+                        self._dispatch(record)
+                    await self._apply_backpressure()
+                    if loop.time() >= next_commit:
+                        await self._commit()
+                        next_commit = loop.time() + self._commit_interval
+                except ConsumerFailed as exc:
+                    await self._rejoin(exc)
         finally:
             await self._drain()
             await self._consumer.close()
@@ -115,61 +174,91 @@ class KeyOrderedConsumer:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _drain(self) -> None:
-        tasks = list(self._chains.values())
-        if tasks:
-            log.info("%s: waiting up to %gs for %d in-flight records", self.group_id, self.grace, len(tasks))
-            _, pending = await asyncio.wait(tasks, timeout=self.grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-        await self._commit()
+    async def _rejoin(self, error: ConsumerFailed) -> None:
+        """Replace a consumer that failed fatally: its partitions are given up, a new one joins the group."""
+        log.warning("%s: %s; joining the group again with a new consumer", self.group_id, error)
+        owned = list(self._generation)
+        await self._release(owned, self._revoke_grace)  # nothing can be committed through a failed consumer
+        assert self._consumer is not None
+        await self._consumer.close()
+        await asyncio.sleep(_REJOIN_BACKOFF)
+        self._consumer = self._subscribe()
 
-    async def _commit(self) -> None:
-        offsets = self._tracker.to_commit()
-        if offsets and self._consumer is not None:
-            await self._consumer.commit(offsets)
-            self._tracker.mark_committed(offsets)
+    async def _drain(self) -> None:
+        running = [tp for tp, tasks in self._running.items() if tasks]
+        count = sum(len(self._running[tp]) for tp in running)
+        if count:
+            log.info("%s: waiting up to %gs for %d in-flight records", self.group_id, self.grace, count)
+            await self._stop_work(running, self.grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _FINAL_COMMIT_PATIENCE
+        while not await self._commit() and loop.time() < deadline:
+            await asyncio.sleep(0.5)
+        if self._tracker.to_commit():
+            log.warning(
+                "%s: could not commit before stopping; records since the last commit will be delivered again",
+                self.group_id,
+            )
+
+    async def _commit(self) -> bool:
+        """Commit what changed; True when nothing is left to commit. A failure is retried by the next call."""
+        positions = self._tracker.to_commit()
+        if not positions or self._consumer is None:
+            return True
+        try:
+            await self._consumer.commit(positions)
+        except CommitFailed as exc:
+            if not self._commit_failing and not self._transport.watch.lost:
+                log.warning("%s: %s; retrying with the next commit", self.group_id, exc)
+            self._commit_failing = True
+            return False
+        except ConsumerFailed as exc:
+            log.warning("%s: cannot commit: %s", self.group_id, exc)
+            return True  # nothing more can be committed through this consumer
+        if self._commit_failing:
+            log.info("%s: committing again", self.group_id)
+            self._commit_failing = False
+        self._tracker.mark_committed(positions)
+        return True
 
     async def _apply_backpressure(self) -> None:
-        """Hold off reading while ``max_buffered`` records are in flight.
-
-        Waiting is preferred to ``pause()``, because pausing makes librdkafka
-        drop what it has already prefetched. But ``poll()`` must still be called
-        now and then (``max.poll.interval.ms``), so after ``_KEEPALIVE`` seconds
-        the partitions are paused and the caller polls, which then returns nothing.
-        """
+        """Pause each partition that holds ``max_buffered`` records; resume it at half (other partitions go on)."""
         assert self._consumer is not None
-        loop = asyncio.get_running_loop()
-        if self._tracker.in_flight() >= self._high:
-            deadline = loop.time() + _KEEPALIVE
-            while self._tracker.in_flight() > self._high // 2 and not self._stopping.is_set():
-                if self._failure is not None:
-                    return
-                if loop.time() >= deadline:
-                    if not self._paused:
-                        self._paused = True
-                        await self._consumer.pause(self.assigned)
-                    return
-                await asyncio.sleep(0.005)
-        if self._paused:
-            self._paused = False
-            await self._consumer.resume(self.assigned)
+        limit, tracker = self.max_buffered, self._tracker
+        full = [tp for tp in self._generation if tp not in self._paused and tracker.in_flight_of(tp) >= limit]
+        if full:
+            await self._consumer.pause(full)
+            self._paused.update(full)
+            log.info("%s: %s hold %d records: paused until half of them finish", self.group_id, _fmt(full), limit)
+        ready = [tp for tp in self._paused if tracker.in_flight_of(tp) <= limit // 2]
+        if ready:
+            await self._consumer.resume(ready)
+            self._paused.difference_update(ready)
+            log.info("%s: resumed %s", self.group_id, _fmt(ready))
 
     def _dispatch(self, record: Record) -> None:
         tp = record.tp
         generation = self._generation.get(tp)
         if generation is None:
             return  # read just before its partition was revoked: the new owner reads it
-        self._tracker.add(tp, record.offset)
-        chain_key = (tp, record.key)
-        task = asyncio.create_task(self._run_one(record, tp, generation, self._chains.get(chain_key)))
-        self._chains[chain_key] = task
-        task.add_done_callback(lambda t: self._forget(t, chain_key))
+        if self._tracker.add(tp, record.offset):
+            return  # it finished before this process owned the partition (commit metadata)
+        if self._urgent is not None and self._urgent(record):
+            task = asyncio.create_task(self._process_one(record, tp, generation))
+            chain_key = None
+        else:
+            chain_key = (tp, record.key)
+            task = asyncio.create_task(self._run_one(record, tp, generation, self._chains.get(chain_key)))
+            self._chains[chain_key] = task
+        running = self._running.setdefault(tp, set())
+        running.add(task)
+        task.add_done_callback(lambda t: self._forget(t, tp, chain_key))
 
-    def _forget(self, task: asyncio.Task[None], chain_key: ChainKey) -> None:
-        if self._chains.get(chain_key) is task:
+    def _forget(self, task: asyncio.Task[None], tp: TopicPartition, chain_key: ChainKey | None) -> None:
+        running = self._running.get(tp)
+        if running is not None:
+            running.discard(task)
+        if chain_key is not None and self._chains.get(chain_key) is task:
             del self._chains[chain_key]
 
     async def _run_one(
@@ -180,17 +269,20 @@ class KeyOrderedConsumer:
         if self._generation.get(tp) != generation:
             return
         async with self._slots:
-            try:
-                await self._process(record)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
-                log.critical("%s: processing %s failed; stopping", self.group_id, record.ref, exc_info=True)
-                self._failure = exc
-                return
+            await self._process_one(record, tp, generation)
+
+    async def _process_one(self, record: Record, tp: TopicPartition, generation: int) -> None:
+        try:
+            await self._process(record)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            log.critical("%s: processing %s failed; stopping", self.group_id, record.ref, exc_info=True)
+            self._failure = exc
+            return
         if self._generation.get(tp) == generation:
             self._tracker.complete(tp, record.offset)
 
 
-def _fmt(tps: list[TopicPartition]) -> str:
+def _fmt(tps: Iterable[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps) or "nothing"

@@ -1,33 +1,94 @@
-"""Which offsets may be committed when records finish out of order.
+"""Which offsets may be committed when records finish out of order, and what finished above them.
 
 Records of one partition complete in any order (different keys run
 concurrently). The committed position is the lowest offset that has not
 completed yet, so everything below it is done: a crash redelivers only work
 that was still in flight, never skips any.
+
+Records that completed *above* that position travel in the commit's metadata
+(``encode_done``, as Confluent's Parallel Consumer does): after a crash or a
+rebalance the next owner reads them back (``decode_done``) and skips them. So
+only records that were in flight at the last commit run again, plus those that
+finished after it (commits go out every ``commit_interval``, 0.2 s by default).
+The metadata is a bitmap of the finished offsets above the position,
+zlib-compressed and base64-encoded: ``af1:{position}:{bitmap}``. It is kept
+under ``MAX_METADATA`` characters (brokers accept 4096 by default); when the
+finished offsets spread too far, the highest of them are left out and would run
+again.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
 from collections import deque
+from collections.abc import Iterable
 
-from agentflux.transport.base import TopicPartition
+from agentflux.transport.base import Position, TopicPartition
+
+PREFIX = "af1"
+MAX_METADATA = 3000
+_MAX_BITMAP = 1 << 20  # bytes: what decoding accepts from a (possibly foreign) commit
+
+
+def encode_done(position: int, done: Iterable[int]) -> str:
+    """The metadata naming the offsets of ``done`` at or above ``position`` ("" when there are none)."""
+    above = sorted(o - position for o in done if o >= position)
+    if not above:
+        return ""
+    span = above[-1] + 1
+    while span > 0:
+        bitmap = bytearray((span + 7) // 8)
+        for delta in above:
+            if delta >= span:
+                break
+            bitmap[delta >> 3] |= 1 << (delta & 7)
+        text = f"{PREFIX}:{position}:{base64.urlsafe_b64encode(zlib.compress(bytes(bitmap))).decode()}"
+        if len(text) <= MAX_METADATA:
+            return text
+        span //= 2
+    return ""
+
+
+def decode_done(metadata: str | None) -> set[int]:
+    """The offsets ``encode_done`` wrote into ``metadata``; an empty set for anything else."""
+    if not metadata or not metadata.startswith(PREFIX + ":"):
+        return set()
+    try:
+        _, base_text, packed = metadata.split(":", 2)
+        base = int(base_text)
+        inflater = zlib.decompressobj()
+        bitmap = inflater.decompress(base64.urlsafe_b64decode(packed), _MAX_BITMAP)
+    except (ValueError, binascii.Error, zlib.error):
+        return set()
+    return {base + (i << 3) + bit for i, byte in enumerate(bitmap) if byte for bit in range(8) if byte >> bit & 1}
 
 
 class PartitionOffsets:
     """Offsets of one partition, in the order they were read."""
 
-    __slots__ = ("_done", "_next", "_pending")
+    __slots__ = ("_done", "_next", "_pending", "_skip", "version")
 
-    def __init__(self) -> None:
+    def __init__(self, finished: set[int] | None = None) -> None:
         self._pending: deque[int] = deque()
         self._done: set[int] = set()
+        self._skip: set[int] = finished or set()  # finished before this process owned the partition
         self._next: int | None = None
+        self.version = 0  # changes whenever what a commit would say changes
 
-    def add(self, offset: int) -> None:
+    def add(self, offset: int) -> bool:
+        """Track a record just read; True when it already finished (restored from a commit): skip it."""
         self._pending.append(offset)
+        if self._skip and offset in self._skip:
+            self._skip.discard(offset)
+            self.complete(offset)
+            return True
+        return False
 
     def complete(self, offset: int) -> None:
         self._done.add(offset)
+        self.version += 1
         pending = self._pending
         while pending and pending[0] in self._done:
             self._done.discard(pending[0])
@@ -35,12 +96,16 @@ class PartitionOffsets:
 
     @property
     def in_flight(self) -> int:
+        """Records held: read but not yet below the commit position (running, waiting, or finished above it)."""
         return len(self._pending)
 
-    @property
-    def committable(self) -> int | None:
-        """The next offset to read after a restart, or None if nothing completed yet."""
-        return self._next
+    def position(self) -> Position | None:
+        """What to commit: the next offset to read after a restart, and what finished above it."""
+        base = self._next if self._next is not None else (self._pending[0] if self._pending else None)
+        if base is None:
+            return None
+        above = self._done | self._skip if self._skip else self._done
+        return Position(base, encode_done(base, above) if above else "")
 
 
 class OffsetTracker:
@@ -48,13 +113,19 @@ class OffsetTracker:
 
     def __init__(self) -> None:
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
-        self._committed: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, tuple[int, Position]] = {}
+        self._offered: dict[TopicPartition, int] = {}  # the version each offered position was read at
 
-    def add(self, tp: TopicPartition, offset: int) -> None:
+    def restore(self, tp: TopicPartition, finished: set[int]) -> None:
+        """Start tracking a newly assigned partition, skipping the offsets that ``finished`` already."""
+        self._partitions[tp] = PartitionOffsets(finished)
+
+    def add(self, tp: TopicPartition, offset: int) -> bool:
+        """Track a record just read; True when it already finished and must not run again."""
         partition = self._partitions.get(tp)
         if partition is None:
             partition = self._partitions[tp] = PartitionOffsets()
-        partition.add(offset)
+        return partition.add(offset)
 
     def complete(self, tp: TopicPartition, offset: int) -> None:
         partition = self._partitions.get(tp)
@@ -64,24 +135,33 @@ class OffsetTracker:
     def in_flight(self) -> int:
         return sum(p.in_flight for p in self._partitions.values())
 
-    def in_flight_of(self, tps: list[TopicPartition]) -> int:
-        return sum(self._partitions[tp].in_flight for tp in tps if tp in self._partitions)
+    def in_flight_of(self, tp: TopicPartition) -> int:
+        partition = self._partitions.get(tp)
+        return 0 if partition is None else partition.in_flight
 
-    def to_commit(self, tps: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
-        """Positions that advanced since the last ``mark_committed``."""
+    def to_commit(self, tps: Iterable[TopicPartition] | None = None) -> dict[TopicPartition, Position]:
+        """Positions (with metadata) that changed since the last ``mark_committed``."""
+        wanted = None if tps is None else set(tps)
         out = {}
         for tp, partition in self._partitions.items():
-            if tps is not None and tp not in tps:
+            if wanted is not None and tp not in wanted:
                 continue
-            position = partition.committable
-            if position is not None and position != self._committed.get(tp):
+            last = self._committed.get(tp)
+            if last is not None and last[0] == partition.version:
+                continue
+            position = partition.position()
+            if position is not None and (last is None or position != last[1]):
                 out[tp] = position
+                self._offered[tp] = partition.version
         return out
 
-    def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
-        self._committed.update(offsets)
+    def mark_committed(self, positions: dict[TopicPartition, Position]) -> None:
+        for tp, position in positions.items():
+            if tp in self._partitions and tp in self._offered:
+                self._committed[tp] = (self._offered[tp], position)
 
-    def forget(self, tps: list[TopicPartition]) -> None:
+    def forget(self, tps: Iterable[TopicPartition]) -> None:
         for tp in tps:
             self._partitions.pop(tp, None)
             self._committed.pop(tp, None)
+            self._offered.pop(tp, None)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TopicSpec, validate_topic
+from agentflux.runtime.retry import RetryPolicy
 from agentflux.transport.base import Ack, Headers, Transport
+from agentflux.transport.health import ClusterWatch
+
+log = logging.getLogger("agentflux.runtime")
+_BACKOFF = RetryPolicy(initial_backoff=0.2, max_backoff=10.0)
 
 
 def key_bytes(key: str | bytes | None) -> bytes | None:
@@ -56,3 +62,24 @@ class Publisher:
         if topic not in self._ready:
             await self._provision(topic)
         return await self.transport.publish(topic, value, key=key, headers=headers)
+
+
+async def publish_until_acked(what: str, send: Callable[[int], Awaitable[Ack]], watch: ClusterWatch) -> Ack:
+    """``send(failures)`` until the broker acknowledges; transient errors are retried with backoff.
+
+    For records whose source is committed only after they are safe (task
+    states, results, dead letters): a broker outage stalls the caller rather
+    than losing the record. A permanent error (``transient = False``, such as
+    ``MessageTooLarge``) is raised at once.
+    """
+    failures = 0
+    while True:
+        try:
+            return await send(failures)
+        except Exception as exc:
+            if getattr(exc, "transient", None) is False:
+                raise
+            failures += 1
+            level = logging.DEBUG if watch.lost else logging.WARNING
+            log.log(level, "publishing the %s failed (%d): %s; retrying", what, failures, exc)
+            await asyncio.sleep(_BACKOFF.backoff(min(failures, 10)))

@@ -11,7 +11,9 @@ starts at "latest" after sending can). Why not a reply topic per requester:
 the topic contract fixes the task topics per skill; creating and deleting a
 topic per process is slow, leaks topics when processes die, and cannot be
 covered by ACLs planned from declarations. Several requesters may share a
-partition; each keeps only the results of tasks it is waiting for.
+partition; each keeps only the results of tasks it is waiting for. The reply
+partitions are read by a ``TopicFollower``, so a broker outage only delays
+results: the delegations waiting for them keep waiting (up to their timeouts).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from collections import OrderedDict
 from agentflux.contract.errors import LifecycleError, UnknownSkill
 from agentflux.contract.tasks import TaskState, format_reply_to
 from agentflux.contract.topics import TopicSpec, task_requests_topic, task_results_topic
-from agentflux.transport.base import Record, Tail, TopicPartition, Transport
+from agentflux.transport.base import Record, TopicPartition, Transport
+from agentflux.transport.follower import TopicFollower
 
 log = logging.getLogger("agentflux.runtime")
 
@@ -40,14 +43,12 @@ class ReplyListener:
     def __init__(self, transport: Transport, requester_id: str) -> None:
         self._transport = transport
         self._requester_id = requester_id
-        self._tail: Tail | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(transport, self._route_all, name="replies", poll_timeout=_POLL_TIMEOUT)
         self._addresses: dict[str, str] = {}
         self._setups: dict[str, asyncio.Future[str]] = {}
         self._lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[TaskState]] = {}
         self._abandoned: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
-        self._failure: BaseException | None = None
         self._closed = False
 
     async def address(self, skill: str) -> str:
@@ -74,9 +75,7 @@ class ReplyListener:
             return await self._assign(skill)
 
     async def _assign(self, skill: str) -> str:
-        if self._tail is None:
-            self._tail = self._transport.tail()
-        tail = self._tail
+        tail = self._follower.tail
         requests = await tail.partition_count(task_requests_topic(skill))
         if requests == 0:
             raise UnknownSkill(f"no agent offers skill {skill!r}: topic {task_requests_topic(skill)} does not exist")
@@ -86,16 +85,12 @@ class ReplyListener:
             await self._transport.ensure_topics([TopicSpec(topic, partitions=requests)])
             count = await tail.partition_count(topic)
         tp = TopicPartition(topic, zlib.crc32(self._requester_id.encode()) % count)
-        await tail.assign(await tail.end_offsets([tp]))
-        if self._reader is None:
-            self._reader = asyncio.create_task(self._read(tail), name="agentflux-replies")
+        await self._follower.follow(await tail.end_offsets([tp]))
         log.debug("listening for %s results on %s[%d]", skill, topic, tp.partition)
         return format_reply_to(topic, tp.partition)
 
     def expect(self, task_id: str) -> asyncio.Future[TaskState]:
         """A future for the result of ``task_id``; register it before publishing the request."""
-        if self._failure is not None:
-            raise self._failure
         if task_id in self._pending:
             raise LifecycleError(f"a delegation of task {task_id} is already waiting for its result")
         future: asyncio.Future[TaskState] = asyncio.get_running_loop().create_future()
@@ -111,21 +106,9 @@ class ReplyListener:
         while len(self._abandoned) > _ABANDONED_KEPT:
             self._abandoned.popitem(last=False)
 
-    async def _read(self, tail: Tail) -> None:
-        try:
-            while True:
-                records = await tail.poll(500, _POLL_TIMEOUT)
-                for record in records:
-                    self._route(record)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            log.exception("reading task results failed; failing every waiting delegation")
-            self._failure = exc
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(exc)
-            self._pending.clear()
+    def _route_all(self, records: list[Record]) -> None:
+        for record in records:
+            self._route(record)
 
     def _route(self, record: Record) -> None:
         task_id = next((v.decode() for k, v in record.headers if k == "ce_taskid" and v), None)
@@ -156,13 +139,7 @@ class ReplyListener:
         for setup in self._setups.values():
             setup.cancel()
         await asyncio.gather(*self._setups.values(), return_exceptions=True)
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
-        if self._tail is not None:
-            await self._tail.close()
-            self._tail = None
+        await self._follower.close()
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()

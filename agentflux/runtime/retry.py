@@ -1,9 +1,34 @@
-"""Retry policy: how often, and how long to wait, before a record is dead-lettered."""
+"""Retries: how often and how long to wait, the per-attempt timeout, and the loop that applies both.
+
+``run_attempts`` runs one unit of work (a handler on a record, a skill on a
+task) until it succeeds or its ``RetryPolicy`` gives up. Each attempt is
+bounded by a timeout and cancelled when it expires (``HandlerTimeout``,
+transient, so retried like any transient error). An attempt that failed while
+the Kafka cluster was lost, or that saw the cluster go away while it ran, does
+not count: the loop waits for the cluster to come back and tries again, so a
+broker outage of any length delays work but never exhausts its retries.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from agentflux.contract.errors import HandlerTimeout, Retry
+from agentflux.transport.health import ClusterWatch
+
+log = logging.getLogger("agentflux.runtime")
+T = TypeVar("T")
+
+DEFAULT_HANDLER_TIMEOUT = 60.0
+"""Seconds one handler or skill attempt may run before it is cancelled (``timeout=None`` disables it).
+
+Above the default delegation timeout (30 s), so a handler that delegates sees
+``TaskTimeout`` before its own attempt times out."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +56,68 @@ class RetryPolicy:
         base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
         return base * (1 + random.uniform(-self.jitter, self.jitter))
 
+    def delay(self, error: BaseException, attempt: int) -> float:
+        """The wait before the next attempt: what ``Retry(delay=...)`` asks for, else the backoff."""
+        if isinstance(error, Retry) and error.delay is not None:
+            return error.delay
+        return self.backoff(attempt)
+
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         return attempt < self.max_attempts and is_transient(error)
 
 
 def is_transient(error: BaseException) -> bool:
     return getattr(error, "transient", None) is not False
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """How ``run_attempts`` ended: the value of the attempt that succeeded, or the last error."""
+
+    value: T | None
+    error: Exception | None
+    attempts: int
+
+
+async def within(timeout: float | None, what: str, work: Awaitable[T]) -> T:
+    """Await ``work``, cancelling it after ``timeout`` seconds (``HandlerTimeout``); None waits forever."""
+    if timeout is None:
+        return await work
+    limit = asyncio.timeout(timeout)
+    try:
+        async with limit:
+            return await work
+    except TimeoutError:
+        if limit.expired():
+            raise HandlerTimeout(what, timeout) from None
+        raise  # a TimeoutError of the work's own (TaskTimeout, for example)
+
+
+async def run_attempts(
+    attempt: Callable[[int], Awaitable[T]], policy: RetryPolicy, watch: ClusterWatch, what: str
+) -> Outcome[T]:
+    """Call ``attempt(n)`` for n = 1, 2, ... until it returns or ``policy`` gives up (see the module docstring).
+
+    Cancellation is not caught: it ends the loop at once.
+    """
+    number = 1
+    while True:
+        outages = watch.outages
+        try:
+            return Outcome(await attempt(number), None, number)
+        except Exception as exc:
+            if watch.lost or watch.outages != outages:
+                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what, number,
+                         _brief(exc))  # fmt: skip
+                await watch.wait_back()
+                continue
+            if not policy.should_retry(exc, number):
+                return Outcome(None, exc, number)
+            delay = policy.delay(exc, number)
+            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what, number, _brief(exc), delay)
+            await asyncio.sleep(delay)
+            number += 1
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

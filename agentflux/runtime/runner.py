@@ -34,7 +34,7 @@ def kafka_transport(app: AgentApp, *, instance_id: str | None = None) -> Transpo
     from agentflux.transport.kafka import KafkaTransport
     from agentflux.transport.settings import KafkaSettings
 
-    settings = KafkaSettings.resolve(app.bootstrap_servers)
+    settings = KafkaSettings.resolve(app.bootstrap_servers, max_message_bytes=app.max_message_bytes)
     extra = {"group.instance.id": instance_id} if instance_id else {}
     return KafkaTransport(settings, consumer_extra=extra)
 
@@ -87,7 +87,7 @@ class AppRunner:
     def topic_specs(self) -> list[TopicSpec]:
         names = {t for a in self.agents for t in (*a.topics, *a.publishes)} | set(self.app.topics)
         return [
-            *reserved_specs(self.app.default_partitions),
+            *reserved_specs(self.app.default_partitions, max_message_bytes=self.app.max_message_bytes),
             *(self.app.topic_spec(n) for n in sorted(names)),
             *skill_topic_specs(self.app),
         ]

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import task_requests_topic, task_results_topic, validate_skill_id
-from agentflux.runtime.retry import RetryPolicy
+from agentflux.runtime.retry import DEFAULT_HANDLER_TIMEOUT, RetryPolicy
 
 if TYPE_CHECKING:
     from agentflux.runtime.context import Context
@@ -40,8 +40,13 @@ class Skill:
     All three are terminal: a redelivered request for a finished task gets the
     stored outcome and the handler does not run again. A crash after the
     handler's side effect but before the outcome is recorded runs it again, so
-    make side effects idempotent on ``ctx.task_id``. On cancellation (shutdown
-    past the grace period) the task is not finished and will be redelivered.
+    make side effects idempotent on ``ctx.task_id``. Each attempt is cancelled
+    after ``timeout`` seconds (``HandlerTimeout``, retried per ``retry``, then
+    the task is ``failed``). A cancel request (``CancelTask``) cancels the
+    handler: it sees ``CancelledError`` where it awaits, ``ctx.cancelled`` is
+    true, tasks it delegated are cancelled too, and the task ends ``canceled``.
+    On other cancellation (shutdown past the grace period) the task is not
+    finished and will be redelivered.
     """
 
     agent: Agent
@@ -53,6 +58,7 @@ class Skill:
     name: str = ""
     tags: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = DEFAULT_HANDLER_TIMEOUT
     input_schema: dict[str, Any] = field(init=False)
     output_schema: dict[str, Any] = field(init=False)
 

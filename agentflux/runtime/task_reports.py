@@ -1,29 +1,23 @@
 """Publishing task states (``agent.tasks.v1``) and results (``agent.task-results.{skill}``).
 
-Both are published until the broker acknowledges them, with backoff, because
-the request is committed only afterwards: a broker outage stalls the
+Both are published until the broker acknowledges them (``publish_until_acked``),
+because the request is committed only afterwards: a broker outage stalls the
 partition rather than losing an outcome. Every record is caused by the
 request, so it carries the request's correlation id and continues its trace.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import MessageTooLarge
 from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus
 from agentflux.contract.topics import TASKS_TOPIC
-from agentflux.runtime.retry import RetryPolicy
+from agentflux.runtime.publisher import publish_until_acked
 from agentflux.transport.base import Ack, Transport
 
-log = logging.getLogger("agentflux.runtime")
-
 ReplyAddress = tuple[str, int | None]
-_BACKOFF = RetryPolicy(initial_backoff=0.2, max_backoff=10.0)
 _PARTITION_TRIES = 3  # then the named reply partition is given up and the result is keyed by task id
 
 
@@ -39,9 +33,10 @@ class TaskReporter:
         """Record one state change of a task."""
         headers = self._envelope(cause, TASKS_TOPIC, state.task_id).to_headers()
         value, key = encode(state), state.task_id.encode()
-        return await _until_acked(
+        return await publish_until_acked(
             f"state {state.state} of task {state.task_id}",
             lambda _n: self._transport.publish(TASKS_TOPIC, value, key=key, headers=headers),
+            self._transport.watch,
         )
 
     async def after(self, previous: Awaitable[object], state: TaskState, cause: Envelope) -> Ack:
@@ -60,7 +55,7 @@ class TaskReporter:
             target = partition if failures < _PARTITION_TRIES else None
             return self._transport.publish(topic, value, key=key, headers=headers, partition=target)
 
-        return await _until_acked(f"result of task {state.task_id}", send)
+        return await publish_until_acked(f"result of task {state.task_id}", send, self._transport.watch)
 
 
 def within_limit(state: TaskState, max_bytes: int) -> TaskState:
@@ -72,16 +67,3 @@ def within_limit(state: TaskState, max_bytes: int) -> TaskState:
     return state.advance(
         TaskStatus.FAILED, input=None, result=None, error=TaskErrorInfo(type="MessageTooLarge", message=message)
     )
-
-
-async def _until_acked(what: str, send: Callable[[int], Awaitable[Ack]]) -> Ack:
-    failures = 0
-    while True:
-        try:
-            return await send(failures)
-        except MessageTooLarge:
-            raise  # permanent: retrying cannot help (within_limit() keeps task records below the limit)
-        except Exception:
-            failures += 1
-            log.exception("publishing the %s failed (%d); retrying", what, failures)
-            await asyncio.sleep(_BACKOFF.backoff(min(failures, 10)))

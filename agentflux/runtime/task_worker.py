@@ -1,11 +1,11 @@
 """Serving skills: one task request in, its states and its result out.
 
 For each request the worker records ``submitted`` and ``working`` on
-``agent.tasks.v1``, runs the skill with the agent's retry policy, then sends
-the outcome to the requester's reply address and records it as the task's
-terminal state (``completed``, ``failed`` or ``rejected``). Only then does the
-request count as done, so its offset is committed after the outcome is on the
-broker. A failure is reported, never dead-lettered; a request that cannot be
+``agent.tasks.v1``, runs the skill with its retry policy and timeout, records
+the task's terminal state (``completed``, ``failed``, ``rejected`` or
+``canceled``) and only then sends the outcome to the requester's reply
+address. The request counts as done after both are on the broker, so its
+offset is committed after the outcome is safe. A failure is reported, never dead-lettered; a request that cannot be
 read at all (bad headers, not JSON) goes to the dead-letter topic, and the
 requester is told ``rejected`` when its reply address can still be read.
 
@@ -20,7 +20,6 @@ idempotent on ``ctx.task_id``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -29,16 +28,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agentflux.contract.codec import decode
+from agentflux.contract.codec import decode, parse_json
 from agentflux.contract.envelope import Envelope, now_rfc3339
-from agentflux.contract.errors import InvalidMessage, Reject, Retry
+from agentflux.contract.errors import InvalidMessage, Reject
 from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus, parse_reply_to
 from agentflux.contract.topics import TopicSpec
 from agentflux.runtime.context import Context, Services
+from agentflux.runtime.deadletter import DeadLetterWriter
 from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
-from agentflux.runtime.processing import DeadLetterer, read_envelope
+from agentflux.runtime.processing import read_envelope, unreadable
+from agentflux.runtime.retry import run_attempts, within
 from agentflux.runtime.skills import Skill
+from agentflux.runtime.task_cancel import TaskCancels, is_cancel
 from agentflux.runtime.task_reports import ReplyAddress, TaskReporter, within_limit
 from agentflux.runtime.task_store import TaskStore
 from agentflux.transport.base import Record, TopicPartition
@@ -58,9 +60,12 @@ class SkillProcessor:
         self.services = services
         self.max_message_bytes = max_message_bytes
         self.store = store or TaskStore()
+        self.cancels = TaskCancels()
         self.transport = services.publisher.transport
         self.reports = TaskReporter(self.transport, source=agent.name)
-        self.dead_letters = DeadLetterer(services, group=agent.task_group_id, agent=agent.name)
+        self.dead_letters = DeadLetterWriter(
+            services.publisher, group=agent.task_group_id, agent=agent.name, max_bytes=max_message_bytes
+        )
         self.worker_id = f"{agent.name}@{socket.gethostname()}:{os.getpid()}"
 
     async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
@@ -75,12 +80,15 @@ class SkillProcessor:
         skill = self.agent.skill_for(record.topic)
         if skill is None:
             return
+        if is_cancel(record):
+            self.cancels.request(record)
+            return
         try:
             envelope = read_envelope(record, self.max_message_bytes)
             reply = self._reply_address(skill, envelope.reply_to)
-            data = json.loads(record.value) if record.value is not None else _missing()
-        except (InvalidMessage, ValueError) as exc:
-            problem = exc if isinstance(exc, InvalidMessage) else InvalidMessage(f"value is not valid JSON: {exc}")
+            data = parse_json(record.value) if record.value is not None else _missing()
+        except Exception as exc:  # any input at all: a dead letter (and a rejection if the requester is known)
+            problem = unreadable(exc)
             await self.dead_letters.send(record, 0, problem)
             await self._reject_unreadable(record, skill, problem)
             return
@@ -111,8 +119,13 @@ class SkillProcessor:
             await self.reports.state(submitted, envelope)
             await self._finish(submitted.advance(TaskStatus.REJECTED, error=error_info(exc)), envelope, reply)
             return
-        working = submitted.advance(TaskStatus.WORKING)
         first = asyncio.ensure_future(self.reports.state(submitted, envelope))
+        reason = self.cancels.requested(task_id)
+        if reason is not None:  # cancelled before it started
+            final = submitted.advance(TaskStatus.CANCELED, error=TaskErrorInfo(type="TaskCanceled", message=reason))
+            await self._finish(final, envelope, reply, previous=first)
+            return
+        working = submitted.advance(TaskStatus.WORKING)
         second = asyncio.ensure_future(self.reports.after(first, working, envelope))
         final = within_limit(await self._execute(skill, task, record, envelope, working), self.max_message_bytes)
         await self._finish(final, envelope, reply, previous=second)
@@ -120,14 +133,15 @@ class SkillProcessor:
     async def _finish(
         self, final: TaskState, envelope: Envelope, reply: ReplyAddress, previous: asyncio.Future[Any] | None = None
     ) -> None:
-        # The result goes out at once (it is what the requester waits for); the terminal
-        # state is written after the earlier states, so it is the one compaction keeps.
-        sent = asyncio.ensure_future(self.reports.result(final, envelope, reply))
+        # The terminal state goes to the log before the requester hears the outcome: an outcome
+        # anyone saw is never run again, even if this process dies a moment later. It is
+        # written after the earlier states, so it is the one compaction keeps.
         if previous is not None:
             await previous
         await self.reports.state(final, envelope)
-        await sent
+        await self.reports.result(final, envelope, reply)
         self.store.put(final)
+        self.cancels.done(final.task_id)
         if final.state is not TaskStatus.COMPLETED:
             log.warning(
                 "%s: task %s (%s) %s: %s",
@@ -141,38 +155,36 @@ class SkillProcessor:
     async def _execute(
         self, skill: Skill, task: BaseModel, record: Record, envelope: Envelope, working: TaskState
     ) -> TaskState:
-        attempt = 1
-        while True:
-            ctx = Context(
-                agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=attempt
+        task_id = working.task_id
+        with self.cancels.running(task_id) as cancellation:
+
+            def attempt(number: int) -> Any:
+                ctx = Context(
+                    agent=self.agent.name, envelope=envelope, record=record, services=self.services,
+                    attempt=number, cancellation=cancellation,
+                )  # fmt: skip
+                return within(skill.timeout, f"skill {skill.id} (task {task_id})", skill(task, ctx))
+
+            what = f"{self.agent.name}: task {task_id} ({skill.id})"
+            try:
+                outcome = await run_attempts(attempt, skill.retry, self.transport.watch, what)
+            except asyncio.CancelledError:
+                if not self.cancels.stopped(task_id):
+                    raise
+                return working.advance(TaskStatus.CANCELED, error=_canceled(cancellation.reason))
+        if cancellation.requested:  # the handler turned its cancellation into another error
+            return working.advance(TaskStatus.CANCELED, error=_canceled(cancellation.reason))
+        if outcome.error is not None:
+            status = TaskStatus.REJECTED if isinstance(outcome.error, Reject) else TaskStatus.FAILED
+            return working.advance(status, error=error_info(outcome.error), attempts=outcome.attempts)
+        try:
+            result = skill.output_model.model_validate(outcome.value).model_dump(mode="json")
+        except ValidationError as exc:
+            problem = TaskErrorInfo(
+                type="InvalidResult", message=f"skill {skill.id!r} returned {outcome.value!r}: {exc}"
             )
-            try:
-                output = await skill(task, ctx)
-            except Reject as exc:
-                return working.advance(TaskStatus.REJECTED, error=error_info(exc), attempts=attempt)
-            except Exception as exc:
-                if not skill.retry.should_retry(exc, attempt):
-                    return working.advance(TaskStatus.FAILED, error=error_info(exc), attempts=attempt)
-                delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else skill.retry.backoff(attempt)
-                log.warning(
-                    "%s: attempt %d of task %s (%s) failed (%s: %s); retrying in %.2fs",
-                    self.agent.name,
-                    attempt,
-                    envelope.task_id,
-                    skill.id,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            try:
-                result = skill.output_model.model_validate(output).model_dump(mode="json")
-            except ValidationError as exc:
-                problem = TaskErrorInfo(type="InvalidResult", message=f"skill {skill.id!r} returned {output!r}: {exc}")
-                return working.advance(TaskStatus.FAILED, error=problem, attempts=attempt)
-            return working.advance(TaskStatus.COMPLETED, result=result, attempts=attempt)
+            return working.advance(TaskStatus.FAILED, error=problem, attempts=outcome.attempts)
+        return working.advance(TaskStatus.COMPLETED, result=result, attempts=outcome.attempts)
 
     def _reply_address(self, skill: Skill, reply_to: str | None) -> ReplyAddress:
         if reply_to is None:
@@ -205,6 +217,10 @@ class SkillProcessor:
         await self._finish(rejected, cause, reply)
 
 
+def _canceled(reason: str) -> TaskErrorInfo:
+    return TaskErrorInfo(type="TaskCanceled", message=reason or "the task was cancelled")
+
+
 def _missing() -> Any:
     raise InvalidMessage("record has no value (tombstone); expected a task input")
 
@@ -220,6 +236,7 @@ def task_consumer(agent: Agent, services: Services, *, max_message_bytes: int, g
         concurrency=agent.concurrency,
         grace=grace,
         on_assigned=processor.on_assigned,
+        urgent=is_cancel,
     )
 
 
