@@ -23,12 +23,21 @@ artifact's data part>, "reply": "task" | "message"}}}``. The extension is not
 (``KAFKA_BINDING``, see docs/a2a-kafka-binding.md) when a bootstrap address is.
 ``capabilities.streaming`` is true (both bindings stream); push notifications
 and the extended card are not implemented, so they are not declared.
+
+**Liveness.** A card published to ``agent.cards.v1`` also carries, in the
+extension ``LIVENESS_URI`` (not required), who published it and for how long it
+holds: ``{"app", "agent", "instance", "expiresMs"}`` (``with_liveness``, read back
+with ``liveness``). It is inside the card, so a signature covers it; the record
+is keyed by ``card_key(app, agent)``, ``{app}.{agent}``. It describes one
+process, not the agent, so the gateway does not serve it (``with_interfaces``
+and ``without_liveness`` drop it).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from a2a.types import AgentCapabilities, AgentCard, AgentExtension, AgentInterface, AgentSkill
@@ -42,6 +51,7 @@ from agentflux.runtime.skills import Skill
 
 KAFKA_BINDING = "https://agentflux.dev/bindings/kafka/v1"
 SKILL_SCHEMAS_URI = "https://agentflux.dev/extensions/skill-schemas/v1"
+LIVENESS_URI = "https://agentflux.dev/extensions/liveness/v1"
 DEFAULT_VERSION = "0.1.0"
 JSON_MODE = "application/json"
 TEXT_MODE = "text/plain"
@@ -159,24 +169,87 @@ def card_from_json(data: Mapping[str, Any] | str | bytes) -> AgentCard:
 
 
 def with_interfaces(card: AgentCard, interfaces_: Iterable[AgentInterface]) -> AgentCard:
-    """A copy of ``card`` listing ``interfaces_`` (signatures dropped: they covered the old card)."""
-    copy = AgentCard()
-    copy.CopyFrom(card)
-    copy.ClearField("signatures")
+    """A copy of ``card`` listing ``interfaces_``, without liveness and signatures (they covered the old card)."""
+    copy = without_liveness(card)
     del copy.supported_interfaces[:]
     copy.supported_interfaces.extend(interfaces_)
     return copy
 
 
+def card_key(app: str, agent: str) -> str:
+    """The record key of an agent's card on ``agent.cards.v1``: ``{app}.{agent}``.
+
+    App and agent names are lowercase words joined by hyphens, so the dot is unambiguous.
+    """
+    return f"{app}.{agent}"
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """What the liveness extension of a published card says: which process serves it, until when."""
+
+    app: str
+    agent: str
+    instance: str
+    expires_ms: int
+
+    @property
+    def key(self) -> str:
+        return card_key(self.app, self.agent)
+
+
+def with_liveness(card: AgentCard, *, app: str, instance: str, expires_ms: int) -> AgentCard:
+    """A copy of ``card`` whose liveness extension says ``app``, ``instance`` and ``expires_ms`` (unsigned)."""
+    copy = without_liveness(card)
+    extension = AgentExtension(
+        uri=LIVENESS_URI, description="The publishing instance, and until when it counts as live", required=False
+    )
+    extension.params.update({"app": app, "agent": card.name, "instance": instance, "expiresMs": expires_ms})
+    copy.capabilities.extensions.append(extension)
+    return copy
+
+
+def liveness(card: AgentCard) -> Liveness | None:
+    """The card's liveness extension; ``None`` without one, ``ValueError`` when it is malformed."""
+    for extension in card.capabilities.extensions:
+        if extension.uri == LIVENESS_URI:
+            params = MessageToDict(extension.params)
+            app, agent, instance, expires = (params.get(k) for k in ("app", "agent", "instance", "expiresMs"))
+            if not (isinstance(app, str) and isinstance(agent, str) and isinstance(instance, str)):
+                raise ValueError(f"the liveness extension needs string app, agent and instance, got {params}")
+            if not isinstance(expires, int | float) or isinstance(expires, bool):
+                raise ValueError(f"the liveness extension needs a numeric expiresMs, got {expires!r}")
+            return Liveness(app, agent, instance, int(expires))
+    return None
+
+
+def without_liveness(card: AgentCard) -> AgentCard:
+    """A copy of ``card`` without the liveness extension, and so without signatures (they covered it)."""
+    copy = AgentCard()
+    copy.CopyFrom(card)
+    copy.ClearField("signatures")
+    kept = [e for e in copy.capabilities.extensions if e.uri != LIVENESS_URI]
+    if len(kept) != len(copy.capabilities.extensions):
+        del copy.capabilities.extensions[:]
+        copy.capabilities.extensions.extend(kept)
+    return copy
+
+
 __all__ = [
     "KAFKA_BINDING",
+    "LIVENESS_URI",
     "SKILL_SCHEMAS_URI",
+    "Liveness",
     "build_card",
     "build_cards",
     "card_from_json",
+    "card_key",
     "card_to_json",
     "interfaces",
     "kafka_url",
+    "liveness",
     "skill_schemas",
     "with_interfaces",
+    "with_liveness",
+    "without_liveness",
 ]

@@ -4,8 +4,9 @@
 ``agentflux run`` adds it when the a2a extra is installed). Once the agents
 run it
 
-* publishes the card of each agent with skills to ``agent.cards.v1`` and
-  again every ``interval`` seconds, each record valid for ``ttl`` seconds
+* publishes the card of each agent with skills to ``agent.cards.v1``, keyed
+  by ``{app}.{agent}``, and again every ``interval`` seconds, each card valid
+  for ``ttl`` seconds and signed anew when a signer is set
   (``CardPublisher``); on stop it publishes the cards as expired;
 * starts a ``CardRegistry`` and registers the remote agents of ``remote_urls``;
 * makes ``ctx.delegate`` registry-aware (``DiscoveringRequester``): a skill no
@@ -27,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from a2a.types import AgentCard
 
-from agentflux.a2a.cards import build_card, card_to_json
+from agentflux.a2a.cards import build_card, card_key, card_to_json, with_liveness
 from agentflux.a2a.registry import EXPIRES_HEADER, INSTANCE_HEADER, CardRegistry
 from agentflux.a2a.remote import RemoteSkills, fetch_card
 from agentflux.a2a.signing import TrustPolicy, signer_from_env, trust_from_env
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import UnknownSkill
+from agentflux.contract.errors import ConfigError, TopicNameError, UnknownSkill
 from agentflux.contract.tasks import TaskState, TaskStatus
-from agentflux.contract.topics import CARDS_TOPIC
+from agentflux.contract.topics import CARDS_TOPIC, validate_skill_id
 from agentflux.runtime.delegation import Requester, SkillLookup, outcome
 from agentflux.transport.base import Transport
 
@@ -47,13 +48,23 @@ CARD_TYPE = "agent.card"
 
 
 class CardPublisher:
-    """Publishes cards now and every ``interval`` seconds; ``stop`` marks them expired."""
+    """Publishes cards now and every ``interval`` seconds; ``stop`` publishes them expired.
+
+    Each record is keyed by ``{app}.{agent}`` and its card carries a fresh
+    liveness extension (app, agent, this ``instance``, and an expiry ``ttl``
+    seconds away), so with a ``signer`` each heartbeat is signed anew and the
+    signature covers the expiry. The headers ``agentflux_instance`` and
+    ``agentflux_expires`` repeat the extension's values for readers that do not
+    parse cards. ``cards`` are the declared cards (unsigned); ``app`` names the
+    app they belong to.
+    """
 
     def __init__(
         self,
         transport: Transport,
         cards: Sequence[AgentCard],
         *,
+        app: str,
         interval: float = 10.0,
         ttl: float | None = None,
         instance: str | None = None,
@@ -61,27 +72,34 @@ class CardPublisher:
         registry: CardRegistry | None = None,
     ) -> None:
         self._transport = transport
-        self.cards = [signer(c) if signer else c for c in cards]
+        self.app = _app_name(app)
+        self.cards = list(cards)
         self.interval = interval
         self.ttl = ttl if ttl is not None else 3 * interval
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._signer = signer
         self._registry = registry
         self._loop: asyncio.Task[None] | None = None
 
+    def published(self, card: AgentCard, expires_ms: int) -> AgentCard:
+        """``card`` as this publisher puts it on the topic: with its liveness extension, signed if it signs."""
+        live = with_liveness(card, app=self.app, instance=self.instance, expires_ms=expires_ms)
+        return self._signer(live) if self._signer else live
+
     async def publish(self, *, expires_ms: int | None = None) -> None:
         expires = expires_ms if expires_ms is not None else int((time.time() + self.ttl) * 1000)
-        for card in self.cards:
+        for declared in self.cards:
+            card = self.published(declared, expires)
             envelope = Envelope.new(source=self.instance, type=CARD_TYPE)
             headers = [
                 *envelope.to_headers(),
                 (INSTANCE_HEADER, self.instance.encode()),
                 (EXPIRES_HEADER, str(expires).encode()),
             ]
-            await self._transport.publish(
-                CARDS_TOPIC, encode(card_to_json(card)), key=card.name.encode(), headers=headers
-            )
+            key = card_key(self.app, card.name)
+            await self._transport.publish(CARDS_TOPIC, encode(card_to_json(card)), key=key.encode(), headers=headers)
             if self._registry is not None:
-                self._registry.add(card, self.instance, expires)
+                self._registry.add(card, self.instance, expires, app=self.app)
 
     async def start(self) -> None:
         await self.publish()
@@ -92,16 +110,26 @@ class CardPublisher:
             await asyncio.sleep(self.interval)
             try:
                 await self.publish()
-            except Exception:  # the next beat tries again; the cards expire only after ttl
-                log.exception("publishing the agent cards failed")
+            except Exception as exc:  # the next beat tries again; the cards expire only after ttl
+                level = logging.DEBUG if self._transport.watch.lost else logging.WARNING
+                log.log(level, "publishing the agent cards failed (the next heartbeat tries again): %s", exc)
 
     async def stop(self) -> None:
+        """Stop the heartbeat and publish the cards (signed, if signing) with an expiry of now."""
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
             self._loop = None
             with contextlib.suppress(Exception):
                 await self.publish(expires_ms=int(time.time() * 1000))
+
+
+def _app_name(app: str) -> str:
+    """``app`` if it is lowercase words joined by hyphens (as ``AgentApp`` requires): the key's dot is unambiguous."""
+    try:
+        return validate_skill_id(app)
+    except TopicNameError:
+        raise ConfigError(f"invalid app name {app!r}: expected lowercase words joined by hyphens") from None
 
 
 class DiscoveringRequester(Requester):
@@ -175,7 +203,13 @@ class Discovery:
             await registry.add_remote(url, card)
         cards = [build_card(a, gateway_url=self.gateway_url) for a in runner.agents if a.skills]
         self.publisher = CardPublisher(
-            transport, cards, interval=self.interval, ttl=self.ttl, signer=self.signer, registry=registry
+            transport,
+            cards,
+            app=runner.app.name,
+            interval=self.interval,
+            ttl=self.ttl,
+            signer=self.signer,
+            registry=registry,
         )
         await self.publisher.start()
         previous = runner.services.requester

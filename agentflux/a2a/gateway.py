@@ -13,8 +13,14 @@ Both bindings are the SDK's routes over ``AgentRequestHandler``, so
 ``VersionNotSupportedError``) and the error codes and shapes are the SDK's.
 ``GET /agents`` lists the cards. Cards come from a ``CardSource``: an app's
 declarations (``AppCards``) or the live registry on ``agent.cards.v1``.
+``{name}`` is the agent name or ``{app}.{agent}``; with the registry, an agent
+name that several apps use means the one heard from most recently, so a card
+from the registry lists its interfaces at ``/agents/{app}.{agent}``, which
+always reaches that agent. The liveness extension of a card from the registry
+is not served (it describes the publishing process, not the agent).
 Agents are set up on first use; when an agent's card changes, its next request
-gets a handler for the new card (tasks live in Kafka, so nothing is lost).
+gets a handler for the new card (tasks live in Kafka, so nothing is lost). A
+heartbeat that only renews the liveness extension is no change.
 """
 
 from __future__ import annotations
@@ -34,7 +40,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from agentflux.a2a.cards import build_cards, card_to_json, interfaces, with_interfaces
+from agentflux.a2a.cards import (
+    build_cards,
+    card_key,
+    card_to_json,
+    interfaces,
+    liveness,
+    with_interfaces,
+    without_liveness,
+)
 from agentflux.a2a.handler import AgentRequestHandler
 from agentflux.a2a.task_log import TaskLog
 from agentflux.runtime.declarations import AgentApp
@@ -47,7 +61,11 @@ CardSigner = Callable[[AgentCard], AgentCard]
 
 
 class CardSource(Protocol):
-    """Where the gateway finds the agents it serves. Called on every request: keep it cheap."""
+    """Where the gateway finds the agents it serves. Called on every request: keep it cheap.
+
+    ``card(name)`` takes an agent name or ``{app}.{agent}``; ``names()`` lists the
+    names to serve (each one ``card`` accepts).
+    """
 
     def card(self, name: str) -> AgentCard | None: ...
 
@@ -55,13 +73,14 @@ class CardSource(Protocol):
 
 
 class AppCards:
-    """The cards of an app's agents, from their declarations."""
+    """The cards of an app's agents, from their declarations (by agent name, or ``{app}.{agent}``)."""
 
     def __init__(self, app: AgentApp) -> None:
         self._cards = {c.name: c for c in build_cards(app, bootstrap_servers="")}
+        self._prefix = card_key(app.name, "")
 
     def card(self, name: str) -> AgentCard | None:
-        return self._cards.get(name)
+        return self._cards.get(name.removeprefix(self._prefix))
 
     def names(self) -> list[str]:
         return list(self._cards)
@@ -69,7 +88,7 @@ class AppCards:
 
 class _Served:
     def __init__(self, source_card: AgentCard, served: AgentCard, handler: AgentRequestHandler, router: Router):
-        self.source_card = source_card
+        self.source_card = source_card  # without liveness and signatures: what a heartbeat does not change
         self.card = served
         self.handler = handler
         self.router = router
@@ -142,8 +161,14 @@ class Gateway:
             await self.close()
 
     def served_card(self, card: AgentCard) -> AgentCard:
-        """``card`` as this gateway serves it: its interfaces, then signed when a signer is set."""
-        listed = interfaces(card.name, gateway_url=self.public_url, bootstrap_servers=self.bootstrap_servers)
+        """``card`` as this gateway serves it: its interfaces, no liveness extension, signed when a signer is set.
+
+        The interfaces are at ``/agents/{app}.{agent}`` when the card says its app
+        (a card from the registry), else at ``/agents/{agent}``.
+        """
+        published = liveness(card)
+        path = card_key(published.app, card.name) if published is not None else card.name
+        listed = interfaces(path, gateway_url=self.public_url, bootstrap_servers=self.bootstrap_servers)
         served = with_interfaces(card, listed)
         return self.signer(served) if self.signer else served
 
@@ -151,8 +176,9 @@ class Gateway:
         card = self.cards.card(name)
         if card is None:
             return None
+        stable = without_liveness(card)
         served = self._served.get(name)
-        if served is not None and served.source_card == card:
+        if served is not None and served.source_card == stable:
             return served
         public = self.served_card(card)
         handler = AgentRequestHandler(public, self.log, self.transport, source=self.source)
@@ -162,7 +188,7 @@ class Gateway:
             *create_jsonrpc_routes(handler, rpc_url="/"),
             *create_rest_routes(handler),
         ]
-        served = _Served(card, public, handler, Router(routes=routes))
+        served = _Served(stable, public, handler, Router(routes=routes))
         old, self._served[name] = self._served.get(name), served
         if old is not None:
             log.info("agent %s has a new card; serving it from now on", name)

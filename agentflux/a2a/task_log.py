@@ -32,7 +32,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from a2a.types import Task
 from a2a.types import TaskState as A2AState
@@ -49,7 +49,8 @@ from agentflux.a2a.records import (
 from agentflux.a2a.translate import worker_task
 from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import TASKS_TOPIC, reserved_specs
-from agentflux.transport.base import Record, Tail, TopicPartition, Transport
+from agentflux.transport.base import Record, TopicPartition, Transport
+from agentflux.transport.follower import TopicFollower
 
 log = logging.getLogger("agentflux.a2a")
 
@@ -78,24 +79,13 @@ class Entry:
     accepted: bool = False
 
 
-@dataclass
-class _Positions:
-    seen: dict[int, int] = field(default_factory=dict)
-
-    def reached(self, ends: dict[TopicPartition, int]) -> bool:
-        return all(end == 0 or self.seen.get(tp.partition, -1) + 1 >= end for tp, end in ends.items())
-
-
 class TaskLog:
     def __init__(self, transport: Transport, *, window: float = WINDOW, max_tasks: int = MAX_TASKS) -> None:
         self._transport = transport
         self._window = window
         self._max_tasks = max_tasks
-        self._tail: Tail | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._follower: TopicFollower | None = None
         self._partitions: list[TopicPartition] = []
-        self._positions = _Positions()
-        self._progress = asyncio.Condition()
         self._folded: dict[str, Snapshot] = {}
         self._pending: dict[str, Snapshot] = {}
         self._recent: dict[str, deque[Entry]] = defaultdict(lambda: deque(maxlen=_RECENT))
@@ -103,49 +93,31 @@ class TaskLog:
 
     async def start(self, timeout: float = 30.0) -> None:
         """Read the log up to its current end, then keep following it. Idempotent."""
-        if self._tail is not None:
+        if self._follower is not None:
             return
         await self._transport.ensure_topics([s for s in reserved_specs() if s.name == TASKS_TOPIC])
-        self._tail = tail = self._transport.tail()
-        count = await tail.partition_count(TASKS_TOPIC)
+        self._follower = follower = TopicFollower(self._transport, self._apply_all, name="task-log")
+        count = await follower.tail.partition_count(TASKS_TOPIC)
         self._partitions = [TopicPartition(TASKS_TOPIC, p) for p in range(count)]
-        start = await tail.offsets_at(self._partitions, int((time.time() - self._window) * 1000))
-        for tp, offset in start.items():
-            self._positions.seen[tp.partition] = offset - 1
-        await tail.assign(start)
-        self._reader = asyncio.create_task(self._read(tail), name="agentflux-a2a-tasklog")
+        start = await follower.tail.offsets_at(self._partitions, int((time.time() - self._window) * 1000))
+        await follower.follow(start)
         await self.sync(timeout)
         log.info("task log: %d A2A task(s) known from %s", len(self._folded), TASKS_TOPIC)
 
     async def sync(self, timeout: float = 5.0) -> None:
         """Wait until every record on the broker now has been read (at most ``timeout`` seconds)."""
-        if self._tail is None or self._reader is None:
+        if self._follower is None:
             raise LifecycleError("TaskLog used before start()")
-        ends = await self._tail.end_offsets(self._partitions)
-        try:
-            async with asyncio.timeout(timeout), self._progress:
-                await self._progress.wait_for(lambda: self._positions.reached(ends) or self._reader_done())
-        except TimeoutError:
+        if not await self._follower.sync(self._partitions, timeout):
             log.warning(
                 "task log: not caught up with %s after %.1fs; answering from what was read", TASKS_TOPIC, timeout
             )
-        if self._reader.done() and not self._reader.cancelled() and self._reader.exception():
-            raise LifecycleError("the task log reader stopped") from self._reader.exception()
 
-    def _reader_done(self) -> bool:
-        return self._reader is not None and self._reader.done()
-
-    async def _read(self, tail: Tail) -> None:
-        while True:
-            records = await tail.poll(500, 0.2)
-            for record in records:
-                self._apply(record)
-            async with self._progress:
-                self._progress.notify_all()
+    def _apply_all(self, records: list[Record]) -> None:
+        for record in records:
+            self._apply(record)
 
     def _apply(self, record: Record) -> None:
-        previous = self._positions.seen.get(record.partition, -1)
-        self._positions.seen[record.partition] = max(previous, record.offset)
         key = (record.key or b"").decode("utf-8", "replace")
         state = read(record)
         kind = record_type(record)
@@ -236,10 +208,6 @@ class TaskLog:
                 del self._followers[key]
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
-        if self._tail is not None:
-            await self._tail.close()
-            self._tail = None
+        if self._follower is not None:
+            await self._follower.close()
+            self._follower = None

@@ -1,7 +1,10 @@
 """``agentflux cards list | show NAME`` and ``agentflux gateway``: A2A cards and the HTTP gateway.
 
 Both read the live cards on ``agent.cards.v1`` by default; ``--app module:app``
-takes them from an app's declarations instead. Needs the ``a2a`` extra.
+takes them from an app's declarations instead. Cards on Kafka are keyed by
+``{app}.{agent}``: ``cards list`` shows an agent by its name, or qualified where
+several apps have an agent of that name, and ``cards show`` takes either form.
+Needs the ``a2a`` extra.
 """
 
 from __future__ import annotations
@@ -41,16 +44,17 @@ def _declared(app_ref: str, bootstrap: str | None) -> list[Any]:
     return list(_a2a().build_cards(app, bootstrap_servers=bootstrap or app.bootstrap_servers))
 
 
-def _live(bootstrap: str | None) -> dict[str, Any]:
+def _live(bootstrap: str | None) -> Any:
+    """A ``CardRegistry`` that has read every card on ``agent.cards.v1`` (and stopped following it)."""
     a2a = _a2a()
 
-    async def read() -> dict[str, Any]:
+    async def read() -> Any:
         transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
         await transport.start()
         registry = a2a.CardRegistry(transport)
         try:
             await registry.start()
-            return {"listings": registry.listings(), "refused": registry.refused}
+            return registry
         finally:
             await registry.close()
             await transport.close()
@@ -67,14 +71,18 @@ def list_(app: AppRef = None, bootstrap: Bootstrap = None) -> None:
         for card in _declared(app, bootstrap):
             table.add_row(card.name, ", ".join(s.id for s in card.skills), "declared", _bindings(card))
     else:
-        found = _live(bootstrap)
+        from agentflux.a2a.registry import display_names
+
+        registry = _live(bootstrap)
+        listings = registry.listings()
         now = int(time.time() * 1000)
-        for name, listing in sorted(found["listings"].items()):
+        for key, name in sorted(display_names(listings).items(), key=lambda item: item[1]):
+            listing = listings[key]
             expires = max(listing.instances.values(), default=0)
             status = "live" if listing.live(now) else f"gone {(now - expires) / 1000:.0f}s"
             table.add_row(name, ", ".join(listing.skills), status, _bindings(listing.card))
-        for name, reason in found["refused"].items():
-            table.add_row(name, "", f"refused: {reason}", "")
+        for key, reason in registry.refused.items():
+            table.add_row(key, "", f"refused: {reason}", "")
     _out.print(table)
 
 
@@ -84,18 +92,26 @@ def _bindings(card: Any) -> str:
 
 @cards.command()
 def show(
-    name: Annotated[str, typer.Argument(help="The agent")], app: AppRef = None, bootstrap: Bootstrap = None
+    name: Annotated[str, typer.Argument(help="The agent: its name, or {app}.{agent}")],
+    app: AppRef = None,
+    bootstrap: Bootstrap = None,
 ) -> None:
-    """Print one agent's card as JSON."""
+    """Print one agent's card as JSON (from Kafka: of several apps' agents of that name, the latest heard)."""
     from agentflux.a2a.cards import card_to_json
 
     if app:
+        declared = load_object(app, AgentApp).name
         found = {c.name: c for c in _declared(app, bootstrap)}
+        card = found.get(name.removeprefix(f"{declared}."))
+        known = sorted(found)
     else:
-        found = {n: x.card for n, x in _live(bootstrap)["listings"].items()}
-    if name not in found:
-        raise ConfigError(f"no card for agent {name!r}; known: {sorted(found)}")
-    _out.print_json(json.dumps(card_to_json(found[name])))
+        registry = _live(bootstrap)
+        listing = registry.lookup(name, live=False)
+        card = listing.card if listing is not None else None
+        known = sorted(registry.listings())
+    if card is None:
+        raise ConfigError(f"no card for agent {name!r}; known: {known}")
+    _out.print_json(json.dumps(card_to_json(card)))
 
 
 def gateway(

@@ -22,8 +22,12 @@ def serve(
     bootstrap: Annotated[
         str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")
     ] = None,
+    log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL", help="Log level (to stderr)")] = "warning",
 ) -> None:
     """Serve list_agents, publish_event, delegate_task, get_task, find_by_correlation and the dead letters."""
+    from agentflux.cli.run_cmd import configure_logging
+
+    configure_logging(log_level)
     from agentflux.mcp.mesh import build_mesh_server
     from agentflux.mcp.mesh_service import MeshService
     from agentflux.patterns.client import AgentClient

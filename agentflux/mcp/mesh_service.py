@@ -25,6 +25,7 @@ from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.trace import find_by_correlation
 from agentflux.transport.base import Record, Transport
+from agentflux.transport.health import alive_at
 
 
 class MeshService:
@@ -46,28 +47,35 @@ class MeshService:
         await self.transport.close()
 
     async def list_agents(self, include_expired: bool = False) -> list[dict[str, Any]]:
-        """The latest card of every agent in ``agent.cards.v1``, with whether it is live.
+        """The latest card of every agent in ``agent.cards.v1``, with its app and whether it is live.
 
-        An agent is live until the expiry its last card record carries (agents
-        re-publish their cards as a heartbeat, and a clean stop publishes an
-        expired one). Expired agents are left out unless ``include_expired``.
+        Records are keyed by ``{app}.{agent}``, so two apps with an agent of the
+        same name are two entries. An agent is live until the expiry its last
+        card record carries (agents re-publish their cards as a heartbeat, and a
+        clean stop publishes an expired one), not counting time this process
+        spent without the cluster (``alive_at``); this reads the record's headers
+        and checks no signature. Expired agents are left out unless ``include_expired``.
         """
         latest: dict[bytes, Record] = {}
         for record in await self.transport.read_all(CARDS_TOPIC):
             if record.key is not None:
                 latest[record.key] = record
-        now_ms = time.time() * 1000
+        now_ms, outage = int(time.time() * 1000), self.transport.watch.last_outage()
         agents = []
-        for record in latest.values():
+        for key, record in latest.items():
             if not record.value:
                 continue  # a tombstone: the agent was removed
             headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}
             expires = int(headers.get(CARD_EXPIRES_HEADER) or 0) or record.timestamp_ms + 30_000
-            if expires > now_ms or include_expired:
+            live = alive_at(expires, now_ms, outage)
+            if live or include_expired:
+                card = json.loads(record.value)
+                app, dot, name = key.decode("utf-8", "replace").rpartition(".")
                 agents.append(
                     {
-                        "card": json.loads(record.value),
-                        "live": expires > now_ms,
+                        "card": card,
+                        "app": app if dot and isinstance(card, dict) and name == card.get("name") else None,
+                        "live": live,
                         "instance": headers.get(CARD_INSTANCE_HEADER),
                     }
                 )

@@ -108,7 +108,7 @@ async def test_a_crashed_agent_expires_after_its_ttl_and_cards_list_shows_it(kaf
     registry = CardRegistry(transport)
     app = kitchen(unique, "sous")
     card = build_card(app.agents[f"sous-{unique}"], bootstrap_servers=kafka_bootstrap)
-    publisher = CardPublisher(transport, [card], interval=0.2, ttl=1.0)
+    publisher = CardPublisher(transport, [card], app=app.name, interval=0.2, ttl=1.0)
     try:
         await registry.start()
         await publisher.start()

@@ -64,7 +64,7 @@ async def test_a_remote_agent_registered_by_card_url_is_reached_through_delegate
             with pytest.raises(TaskFailed) as refused:  # the relay's handler got TaskRejected
                 await client.delegate(f"relay-{unique}", {"text": "forbidden"}, timeout=20)
             assert refused.value.error_type == "TaskRejected" and "rejected by the remote agent" in refused.value.error
-            assert f"relay-{unique}" not in discovery.registry.refused  # its own card is signed
+            assert f"relay-{unique}.relay-{unique}" not in discovery.registry.refused  # its own card is signed
 
 
 async def test_unsigned_and_tampered_remote_cards_are_refused_with_a_reason(unique: str) -> None:
@@ -93,13 +93,13 @@ async def test_the_registry_refuses_unsigned_and_tampered_cards_on_kafka(kafka_b
     signer = card_signer(PRIVATE, kid="k1")
     good = remote_card(f"good-{unique}", f"good-{unique}", "http://x")
     unsigned = remote_card(f"unsigned-{unique}", f"unsigned-{unique}", "http://x")
-    forged = signer(remote_card(f"forged-{unique}", f"forged-{unique}", "http://x"))
-    forged.skills[0].description = "changed"
+    forged = remote_card(f"forged-{unique}", f"forged-{unique}", "http://x")
     registry = CardRegistry(transport, trust=TrustPolicy({"k1": PUBLIC}))
+    app = f"cards-{unique}"
     publishers = [
-        CardPublisher(transport, [good], signer=signer),
-        CardPublisher(transport, [unsigned]),
-        CardPublisher(transport, [forged]),
+        CardPublisher(transport, [good], app=app, signer=signer),
+        CardPublisher(transport, [unsigned], app=app),
+        CardPublisher(transport, [forged], app=app, signer=tampered(signer)),  # type: ignore[arg-type]
     ]
     try:
         for publisher in publishers:
@@ -109,8 +109,8 @@ async def test_the_registry_refuses_unsigned_and_tampered_cards_on_kafka(kafka_b
         async with asyncio.timeout(10):
             while len([n for n in registry.refused if unique in n]) < 2:
                 await asyncio.sleep(0.05)
-        assert "not signed" in registry.refused[f"unsigned-{unique}"]
-        assert "changed after signing" in registry.refused[f"forged-{unique}"]
+        assert "not signed" in registry.refused[f"{app}.unsigned-{unique}"]
+        assert "changed after signing" in registry.refused[f"{app}.forged-{unique}"]
         assert not registry.offering(f"unsigned-{unique}") and not registry.offering(f"forged-{unique}")
         assert json.dumps(sorted(registry.refused))  # the CLI lists them too
     finally:

@@ -54,7 +54,7 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
     app = AgentApp(f"mesh-{unique}")
     listener, doubler, taster = (
         app.agent("listener"),
-        app.agent(f"doubler-{unique}"),  # cards are keyed by agent name across the whole cluster
+        app.agent("doubler"),  # cards are keyed by app and agent: other apps' doublers are other entries
         app.agent("taster"),
     )
     heard: list[dict] = []
@@ -91,8 +91,8 @@ async def test_an_mcp_client_drives_and_inspects_the_mesh(kafka_bootstrap: str, 
                 "redrive_dead_letter",
             }
 
-            agents = {a["card"]["name"]: a for a in await call(client, "list_agents")}
-            doubler_card = agents[f"doubler-{unique}"]
+            agents = {(a["app"], a["card"]["name"]): a for a in await call(client, "list_agents")}
+            doubler_card = agents[(f"mesh-{unique}", "doubler")]
             assert doubler_card["live"]
             assert [s["id"] for s in doubler_card["card"]["skills"]] == [f"double-{unique}"]
 
