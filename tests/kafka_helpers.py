@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,18 +20,22 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+    admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(timeout=30)
 
 
-def produce_raw(
-    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]]
-) -> None:
-    """Produce (key, value, headers) records as a producer outside agentflux would."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for key, value, headers in records:
-        producer.produce(topic, value, key, headers=headers)
+def produce_raw(bootstrap: str, topic: str, records: Sequence[tuple[Any, ...]], *, max_bytes: int = 0) -> None:
+    """Produce (key, value, headers[, partition]) records as a producer outside agentflux would."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "linger.ms": 5}
+    if max_bytes:
+        config["message.max.bytes"] = max_bytes
+    producer = Producer(config)
+    for key, value, headers, *partition in records:
+        if partition:
+            producer.produce(topic, value, key, headers=headers, partition=partition[0])
+        else:
+            producer.produce(topic, value, key, headers=headers)
     assert producer.flush(30) == 0
 
 
@@ -80,3 +84,36 @@ def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
+    """The dead letters on the real broker whose source is ``source_topic``."""
+    from agentflux.contract.topics import DEAD_LETTER_TOPIC
+    from agentflux.runtime.deadletter import DeadLetter
+    from agentflux.transport.kafka import KafkaTransport
+    from agentflux.transport.settings import KafkaSettings
+
+    transport = KafkaTransport(KafkaSettings(bootstrap))
+    await transport.start()
+    try:
+        records = await transport.read_all(DEAD_LETTER_TOPIC)
+    finally:
+        await transport.close()
+    return [d for d in map(DeadLetter.from_record, records) if d.source_topic == source_topic]
+
+
+def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int:
+    """The offset ``group`` committed on ``topic[partition]`` (negative when none).
+
+    Read with a consumer carrying the group's id that never joins it: librdkafka's
+    admin ListConsumerGroupOffsets crashes the process on a NOT_COORDINATOR answer
+    (confluentinc/librdkafka#5040), which a broker that just started gives.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        [found] = consumer.committed([TopicPartition(topic, partition)], timeout=30)
+    finally:
+        consumer.close()
+    return int(found.offset)

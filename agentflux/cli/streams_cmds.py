@@ -17,6 +17,7 @@ from rich.console import Console
 from agentflux.cli.loading import load_object
 from agentflux.streams import StreamJob
 from agentflux.streams.engines import ENGINES, run_job, start_flink, wait_flink
+from agentflux.streams.windows import to_ms
 from agentflux.transport.settings import KafkaSettings
 
 streams = typer.Typer(no_args_is_help=True, help="Windowed stream jobs: one definition, embedded engine or Flink.")
@@ -26,11 +27,26 @@ JobRef = Annotated[str, typer.Argument(help="The job, as module:attribute (attri
 Bootstrap = Annotated[
     str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS", help="Kafka host:port")
 ]
+IdleTimeout = Annotated[
+    str | None,
+    typer.Option(
+        "--idle-timeout", envvar="AGENTFLUX_FLINK_IDLE_TIMEOUT",
+        help="Flink: wall time without records (e.g. '30s') after which a source partition stops holding the "
+        "watermark back. Default: never ('0'), so a job that starts behind a backlog loses no window.",
+    ),
+]  # fmt: skip
 
 
 def _job(ref: str) -> StreamJob[Any]:
     job: StreamJob[Any] = load_object(ref if ":" in ref else f"{ref}:job", StreamJob)
     return job.checked()
+
+
+def _idle_timeout_ms(text: str | None) -> int | None:
+    """``--idle-timeout`` in milliseconds; None (never idle) when unset or zero."""
+    if text is None or text.strip() == "0":
+        return None
+    return to_ms(text, "--idle-timeout") or None
 
 
 def _jars() -> list[Path]:
@@ -53,6 +69,7 @@ def run(
         str | None, typer.Option(envvar="AGENTFLUX_FLINK_REMOTE", help="Flink: host:port of a cluster's REST API")
     ] = None,
     parallelism: Annotated[int | None, typer.Option(help="Flink: job parallelism (default 1)")] = None,
+    idle_timeout: IdleTimeout = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "warning",
 ) -> None:
     """Run a job until Ctrl-C or SIGTERM."""
@@ -61,7 +78,10 @@ def run(
     kafka = KafkaSettings.resolve(bootstrap_servers)
     options: dict[str, Any]
     if engine == "flink":
-        options = {"jars": tuple(_jars()), "remote": remote, "parallelism": parallelism, "group_id": group}
+        options = {
+            "jars": tuple(_jars()), "remote": remote, "parallelism": parallelism, "group_id": group,
+            "idle_timeout_ms": _idle_timeout_ms(idle_timeout),
+        }  # fmt: skip
         with _err.status(f"starting {job.name!r} on Flink") as spinner:
             handle = start_flink(job, kafka, progress=lambda msg: spinner.update(msg), **options)
         _err.print(f"{job.name}: Flink job {handle.job_id} running; Ctrl-C cancels it", soft_wrap=True)
@@ -75,11 +95,11 @@ def run(
 
 
 @streams.command()
-def sql(job_ref: JobRef, bootstrap_servers: Bootstrap = None) -> None:
-    """Print the Flink SQL a job compiles to (secrets masked)."""
+def sql(job_ref: JobRef, bootstrap_servers: Bootstrap = None, idle_timeout: IdleTimeout = None) -> None:
+    """Print the Flink SQL a job compiles to (secrets masked): the tables, then both INSERTs as one statement set."""
     job = _job(job_ref)
     kafka = KafkaSettings.resolve(bootstrap_servers) if bootstrap_servers else None
-    typer.echo(job.sql(kafka), nl=False)
+    typer.echo(job.sql(kafka, idle_timeout_ms=_idle_timeout_ms(idle_timeout)), nl=False)
 
 
 @streams.command()

@@ -67,6 +67,11 @@ class Requester:
         self._lookup: SkillLookup = lookup or (lambda _skill: None)
         self._replies = ReplyListener(transport, self.requester_id)
 
+    @property
+    def waiting(self) -> int:
+        """How many delegations made through this requester wait for their results now."""
+        return self._replies.waiting
+
     async def prepare(self, skills: Iterable[str]) -> None:
         """Assign the reply partitions of ``skills`` now, so the first delegations need not."""
         for skill in skills:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
 from agentflux.runtime.offsets import OffsetTracker, decode_done
@@ -33,7 +33,7 @@ from agentflux.transport.base import Consumer, Position, Positions, Record, Topi
 log = logging.getLogger("agentflux.runtime")
 
 ProcessFn = Callable[[Record], Awaitable[None]]
-AssignHook = Callable[[list[TopicPartition]], Awaitable[None]]
+AssignHook = Callable[[list[TopicPartition], Positions], Awaitable[None]]
 ChainKey = tuple[TopicPartition, bytes | None]
 _CANCEL_PATIENCE = 5.0  # seconds a cancelled handler gets to unwind
 _FINAL_COMMIT_PATIENCE = 10.0
@@ -97,13 +97,14 @@ class KeyOrderedConsumer:
         """Partitions paused by backpressure right now."""
         return set(self._paused)
 
-    async def _on_assigned(self, tps: list[TopicPartition], metadata: Mapping[TopicPartition, str]) -> None:
+    async def _on_assigned(self, tps: list[TopicPartition], committed: Positions) -> None:
         if self._assign_hook is not None:
-            await self._assign_hook(tps)
+            await self._assign_hook(tps, committed)
         skipped = 0
         for tp in tps:
             self._generation[tp] = self._generation.get(tp, 0) + 1
-            finished = decode_done(metadata.get(tp))
+            position = committed.get(tp)
+            finished = decode_done(position.metadata) if position is not None else set()
             skipped += len(finished)
             self._tracker.restore(tp, finished)
         log.info(

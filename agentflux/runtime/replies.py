@@ -89,6 +89,11 @@ class ReplyListener:
         log.debug("listening for %s results on %s[%d]", skill, topic, tp.partition)
         return format_reply_to(topic, tp.partition)
 
+    @property
+    def waiting(self) -> int:
+        """How many delegations wait for their results now."""
+        return len(self._pending)
+
     def expect(self, task_id: str) -> asyncio.Future[TaskState]:
         """A future for the result of ``task_id``; register it before publishing the request."""
         if task_id in self._pending:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
@@ -62,13 +62,14 @@ class TaskStore:
         request_partitions: Iterable[TopicPartition],
         skills: set[str],
         *,
-        group_id: str,
+        committed: Mapping[TopicPartition, int],
     ) -> int:
         """Load the terminal states that redelivered requests of these partitions may need.
 
-        Only requests at or after ``group_id``'s committed offset are delivered
-        again, and a task's terminal state is written after its request, so the
-        restore reads ``agent.tasks.v1`` from the first uncommitted request's
+        ``committed`` is the group's committed offset per partition (absent:
+        none). Only requests at or after it are delivered again, and a task's
+        terminal state is written after its request, so the restore reads
+        ``agent.tasks.v1`` from the first uncommitted request's
         timestamp (less ``CLOCK_SKEW``). With nothing uncommitted it reads nothing.
         """
         requested = list(request_partitions)
@@ -77,7 +78,7 @@ class TaskStore:
         started = time.monotonic()
         tail = transport.tail()
         try:
-            since = await self._first_uncommitted(tail, group_id, requested)
+            since = await self._first_uncommitted(tail, committed, requested)
             if not since:
                 return 0
             partitions = await self._co_partitions(tail, since)
@@ -115,10 +116,9 @@ class TaskStore:
 
     @staticmethod
     async def _first_uncommitted(
-        tail: Tail, group_id: str, requested: list[TopicPartition]
+        tail: Tail, committed: Mapping[TopicPartition, int], requested: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
         """Per request partition with uncommitted records: the timestamp (ms) to restore from."""
-        committed = await tail.committed(group_id, requested)
         earliest = await tail.offsets_at(requested, 0)
         ends = await tail.end_offsets(requested)
         first = {tp: max(committed.get(tp) or 0, earliest[tp]) for tp in requested}

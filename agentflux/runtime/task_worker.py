@@ -43,7 +43,7 @@ from agentflux.runtime.skills import Skill
 from agentflux.runtime.task_cancel import TaskCancels, is_cancel
 from agentflux.runtime.task_reports import ReplyAddress, TaskReporter, within_limit
 from agentflux.runtime.task_store import TaskStore
-from agentflux.transport.base import Record, TopicPartition
+from agentflux.transport.base import Positions, Record, TopicPartition
 
 log = logging.getLogger("agentflux.runtime")
 
@@ -68,11 +68,12 @@ class SkillProcessor:
         )
         self.worker_id = f"{agent.name}@{socket.gethostname()}:{os.getpid()}"
 
-    async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+    async def on_assigned(self, partitions: Sequence[TopicPartition], committed: Positions) -> None:
         """Restore the finished tasks of newly owned request partitions before any of their records run."""
         try:
             skills = {s.id for s in self.agent.skills}
-            await self.store.restore(self.transport, partitions, skills, group_id=self.agent.task_group_id)
+            offsets = {tp: position.offset for tp, position in committed.items()}
+            await self.store.restore(self.transport, partitions, skills, committed=offsets)
         except Exception:  # dedup becomes best effort; delivery stays at-least-once
             log.exception("%s: restoring finished tasks failed; redelivered tasks may run again", self.agent.name)
 

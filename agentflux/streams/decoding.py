@@ -2,7 +2,9 @@
 
 A record that does not validate raises ``PayloadDecodeError`` here, inside
 Quix Streams' consumer, which hands it (with the raw message) to the engine's
-error callback: that callback dead-letters it and the job goes on.
+error callback: that callback dead-letters it and the job goes on. The
+error's message is the one the Flink engine writes for the same record
+(``invalid``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pydantic import ValidationError
 from quixstreams.models import Deserializer, Serializer
 
 from agentflux.contract.errors import PayloadDecodeError
+from agentflux.streams.invalid import TOMBSTONE, describe
 from agentflux.streams.schema import epoch_ms
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ class PayloadDeserializer(Deserializer):
         try:
             payload = self._model.model_validate_json(value)
         except ValidationError as exc:
-            raise PayloadDecodeError(f"record does not match {self._model.__name__}: {exc}") from exc
+            raise PayloadDecodeError(describe(exc, self._model)) from exc
         row: dict[str, Any] = {KEY: getattr(payload, self._key), TIME: epoch_ms(getattr(payload, self._time))}
         for name in self._fields:
             row[name] = float(getattr(payload, name))
@@ -52,7 +55,7 @@ class PayloadDeserializer(Deserializer):
 def extract_time(value: Any, headers: Any, timestamp: int, timestamp_type: Any) -> int:
     """Quix Streams' timestamp extractor: event time from the payload, never the broker's timestamp."""
     if value is None:
-        raise PayloadDecodeError("record has no value (a tombstone): there is no reading to window")
+        raise PayloadDecodeError(TOMBSTONE)
     return int(value[TIME])
 
 

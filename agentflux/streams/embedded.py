@@ -27,6 +27,7 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from agentflux.contract.errors import InvalidMessage, LifecycleError
 from agentflux.streams.deadletters import DeadLetterProducer
 from agentflux.streams.decoding import KEY, RAW, PayloadDeserializer, ResultSerializer, extract_time
+from agentflux.streams.invalid import key_mismatch
 from agentflux.streams.provision import provision
 from agentflux.streams.results import WINDOW_END, WINDOW_START, encode_key, encode_value, result_headers
 
@@ -174,7 +175,7 @@ class EmbeddedEngine:
         if key == encode_key(row[KEY]):
             return True
         ctx = message_context()
-        error = InvalidMessage(f"record key {key!r} is not its key field's value {row[KEY]!r}")
+        error = InvalidMessage(key_mismatch(key, row[KEY]))
         assert self.dead_letters is not None
         self.dead_letters.send(
             topic=ctx.topic, partition=ctx.partition, offset=ctx.offset, key=key, value=raw, headers=headers,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentflux.contract.errors import AgentfluxError, ConfigError, LifecycleError
-from agentflux.streams.flink_sql import FlinkSql, Startup, WatermarkEmit, compile_job
+from agentflux.streams.flink_sql import FlinkSql, Startup, WatermarkEmit, compile_job, idle_timeout_config
 from agentflux.streams.provision import provision
 
 if TYPE_CHECKING:
@@ -44,13 +44,19 @@ class FlinkSettings:
     ``checkpoint_interval_ms`` also paces the source's offset commits. On the
     mini-cluster, checkpoints live in memory: a restarted job resumes from
     committed offsets but with empty windows. ``config`` passes any Flink option.
+
+    ``idle_timeout_ms``: None (the default) means a source partition never
+    counts as idle, so no window is lost when the job starts behind a backlog,
+    but a partition that receives nothing holds every window back. A timeout
+    lets the watermark move on without a partition after that much wall time
+    without records (see ``docs/streams.md``).
     """
 
     jars: tuple[Path, ...] = ()
     remote: str | None = None
     parallelism: int = 1
     watermark_emit: WatermarkEmit = "on-event"
-    idle_timeout_ms: int = 1000
+    idle_timeout_ms: int | None = None
     checkpoint_interval_ms: int | None = 10_000
     startup: Startup = "group-offsets"
     group_id: str | None = None
@@ -84,7 +90,7 @@ class FlinkSettings:
             "parallelism.default": str(self.parallelism),
             "table.local-time-zone": "UTC",
             "pipeline.object-reuse": "true",  # safe for SQL operators; ~1.5x the events/s on the mini-cluster
-            "table.exec.source.idle-timeout": f"{self.idle_timeout_ms} ms",
+            **idle_timeout_config(self.idle_timeout_ms),
         }
         if self.checkpoint_interval_ms:
             conf["execution.checkpointing.interval"] = f"{self.checkpoint_interval_ms} ms"
@@ -176,21 +182,27 @@ class FlinkEngine:
         )  # fmt: skip
 
     def start(self, job: StreamJob[Any], progress: Progress | None = None) -> FlinkRun:
-        """Submit ``job`` and return once Flink has accepted it; the job then runs until cancelled."""
+        """Submit ``job`` and return once Flink has accepted it; the job then runs until cancelled.
+
+        Both paths (windows and dead letters) are one statement set, hence one Flink job.
+        """
         say = progress or (lambda _msg: None)
         say(
             "starting the Flink "
             + ("mini-cluster" if not self.settings.remote else f"session at {self.settings.remote}")
         )
         if self.kafka is not None:
-            provision(self.kafka, job, dead_letters=False)
+            provision(self.kafka, job, dead_letters=True)
         tenv = self.table_environment()
         sql = self.compile(job.checked(), suffix=f"_{next(self._counter)}")
         say(f"submitting job {job.name!r}")
         try:
-            for statement in sql.statements[:-1]:
+            for statement in sql.statements:
                 tenv.execute_sql(statement)
-            run = FlinkRun(tenv.execute_sql(sql.insert), sql)
+            inserts = tenv.create_statement_set()
+            for insert in sql.inserts:
+                inserts.add_insert_sql(insert)
+            run = FlinkRun(inserts.execute(), sql)
         except Exception as exc:
             if isinstance(exc, AgentfluxError):
                 raise

@@ -16,7 +16,8 @@ Contract for implementers:
   unusable: make a new one); ``poll`` raises ``ConsumerFailed`` likewise. A
   broker outage by itself never raises from ``poll``: it returns no records.
 * Rebalance callbacks run inside ``poll``. ``on_assigned`` receives the
-  metadata committed with each new partition's offset ("" when there is none).
+  committed position of each new partition (offset and metadata; a partition
+  the group never committed is absent, and so are all when they cannot be read).
   ``on_revoked`` returns the offsets to commit for the revoked partitions; the
   transport commits them, best effort, before it gives the partitions away.
   Partitions *lost* (the member's session expired) are revoked with nothing
@@ -87,7 +88,7 @@ class Position(NamedTuple):
 
 
 Positions = Mapping[TopicPartition, Position]
-AssignCallback = Callable[[list[TopicPartition], Mapping[TopicPartition, str]], Coroutine[Any, Any, None]]
+AssignCallback = Callable[[list[TopicPartition], Positions], Coroutine[Any, Any, None]]
 RevokeCallback = Callable[[list[TopicPartition]], Coroutine[Any, Any, Positions]]
 
 
@@ -114,10 +115,6 @@ class Tail(Protocol):
 
     async def offsets_at(self, partitions: Sequence[TopicPartition], timestamp_ms: int) -> dict[TopicPartition, int]:
         """The first offset with a timestamp at or after ``timestamp_ms``, or the end offset."""
-        ...
-
-    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        """The offsets ``group_id`` has committed (None where it has not), without joining the group."""
         ...
 
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:

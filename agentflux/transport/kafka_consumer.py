@@ -42,7 +42,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _TP
 
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
-from agentflux.transport.base import AssignCallback, Positions, Record, RevokeCallback, TopicPartition
+from agentflux.transport.base import AssignCallback, Position, Positions, Record, RevokeCallback, TopicPartition
 from agentflux.transport.health import ClusterWatch
 from agentflux.transport.kafka_client import client_config
 from agentflux.transport.settings import KafkaSettings
@@ -124,16 +124,19 @@ class KafkaConsumer:
     def _assign_cb(self, consumer: Any, partitions: list[_TP]) -> None:
         if self._on_assigned and partitions:
             tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-            metadata = self._committed_metadata(consumer, partitions)
-            asyncio.run_coroutine_threadsafe(self._on_assigned(tps, metadata), self._loop).result()
+            committed = self._committed(consumer, partitions)
+            asyncio.run_coroutine_threadsafe(self._on_assigned(tps, committed), self._loop).result()
 
-    def _committed_metadata(self, consumer: Any, partitions: list[_TP]) -> dict[TopicPartition, str]:
+    def _committed(self, consumer: Any, partitions: list[_TP]) -> dict[TopicPartition, Position]:
+        # The group's own OffsetFetch (never the admin API's: librdkafka crashes on its NOT_COORDINATOR path).
         try:
             found = consumer.committed([_TP(p.topic, p.partition) for p in partitions], timeout=5)
         except KafkaException as exc:  # best effort: without it, finished records may run again
-            log.info("%s: could not read the committed metadata: %s", self._group, exc.args[0].str())
+            log.info("%s: could not read the committed positions: %s", self._group, exc.args[0].str())
             return {}
-        return {TopicPartition(p.topic, p.partition): p.metadata or "" for p in found if p.offset >= 0}
+        return {
+            TopicPartition(p.topic, p.partition): Position(p.offset, p.metadata or "") for p in found if p.offset >= 0
+        }
 
     def _revoke_cb(self, _c: Any, partitions: list[_TP]) -> None:
         if self._on_revoked and partitions and not self._closed:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as _TP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
@@ -126,20 +126,6 @@ class KafkaTail:
         found = await self._lookup(lambda: self._offsets(partitions, OffsetSpec.for_timestamp(timestamp_ms)))
         ends = await self.end_offsets([tp for tp, offset in found.items() if offset < 0])
         return {tp: offset if offset >= 0 else ends[tp] for tp, offset in found.items()}
-
-    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        if not partitions:
-            return {}
-
-        def fetch() -> dict[TopicPartition, int | None]:
-            query = ConsumerGroupTopicPartitions(group_id, [_TP(tp.topic, tp.partition) for tp in partitions])
-            found = self._admin.list_consumer_group_offsets([query], request_timeout=10)[group_id].result()
-            return {
-                TopicPartition(p.topic, p.partition): p.offset if p.offset >= 0 else None
-                for p in found.topic_partitions
-            }
-
-        return await self._lookup(fetch)
 
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         await self._run(self._consumer.incremental_assign, [_TP(t.topic, t.partition, o) for t, o in offsets.items()])

@@ -131,7 +131,7 @@ class MemoryConsumer:
 
     async def _assign_new(self) -> None:
         new = []
-        metadata: dict[TopicPartition, str] = {}
+        positions: dict[TopicPartition, Position] = {}
         for topic in self._topics:
             for index, log in enumerate(self._t.topics.setdefault(topic, [[]])):
                 tp = TopicPartition(topic, index)
@@ -139,11 +139,11 @@ class MemoryConsumer:
                     committed = self._t.committed.get((self._group, tp))
                     start = 0 if self._from_beginning else len(log)
                     self._positions[tp] = committed.offset if committed is not None else start
-                    if committed is not None and committed.metadata:
-                        metadata[tp] = committed.metadata
+                    if committed is not None:
+                        positions[tp] = committed
                     new.append(tp)
         if new and self._on_assigned:
-            await self._on_assigned(new, metadata)
+            await self._on_assigned(new, positions)
 
     def _take(self, max_records: int) -> list[Record]:
         out: list[Record] = []

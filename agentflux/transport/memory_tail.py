@@ -33,10 +33,6 @@ class MemoryTail:
             out[tp] = next((r.offset for r in log if r.timestamp_ms >= timestamp_ms), len(log))
         return out
 
-    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        found = {tp: self._t.committed.get((group_id, tp)) for tp in partitions}
-        return {tp: None if position is None else position.offset for tp, position in found.items()}
-
     async def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._positions.update(offsets)
 

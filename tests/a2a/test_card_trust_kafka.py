@@ -25,7 +25,7 @@ from agentflux.transport.base import Record
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90), pytest.mark.asyncio]
+pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(90), pytest.mark.asyncio]
 TRUST = TrustPolicy({"k1": PUBLIC})
 
 

@@ -18,7 +18,7 @@ from agentflux.cli.main import app as cli
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120), pytest.mark.asyncio]
+pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(120), pytest.mark.asyncio]
 
 
 class Job(BaseModel):

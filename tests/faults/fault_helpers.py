@@ -19,7 +19,7 @@ def cli_processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[byt
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed when the process is reaped
+        log = open(tmp_path / f"{name}.log", "wb")  # closed below: the child keeps its own descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "agentflux.cli.main", *args],
             cwd=ROOT,
