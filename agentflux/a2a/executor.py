@@ -25,9 +25,11 @@ handler reads the follow-up through ``a2a_task(ctx)``. Skill task ids of the
 first turn equal the A2A task id, so ``ctx.task_id`` is the A2A task id.
 
 Contract: ``execute`` may run concurrently for different tasks; the SDK runs
-one at a time per task. Cancellation (``CancelTask``) marks the task canceled
-and stops following it; the worker's handler is not interrupted (the runtime
-has no cancel signal), its late outcome is ignored.
+one at a time per task. Cancellation (``CancelTask``) sends a cancel request for
+the task's skill tasks to the worker (``agentflux.runtime.delegation.send_cancel``):
+the handler is cancelled where it awaits, the tasks it delegated are cancelled
+too, and the skill task ends ``canceled``. The A2A task is marked canceled at
+once, and any late outcome of the skill task is ignored.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.tasks import TaskStatus as WorkerStatus
 from agentflux.contract.topics import task_requests_topic
+from agentflux.runtime.delegation import send_cancel
 from agentflux.transport.base import Transport
 
 SERVICE_HEADERS = {"a2a-version": "A2A-Version", "a2a-extensions": "A2A-Extensions"}  # as HTTP receives them
@@ -82,6 +85,7 @@ class SkillExecutor(AgentExecutor):
         self._transport = transport
         self._source = source
         self._running = 0
+        self.following: set[str] = set()  # A2A task ids whose skill task this executor follows now
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -158,9 +162,11 @@ class SkillExecutor(AgentExecutor):
         request_headers = [*envelope.to_headers(), *extra]
         self._running += 1
         self._idle.clear()
+        self.following.add(task_id)
         try:
             await self._follow(updater, skill, value, run_id, request_headers, envelope.id, reply=reply)
         finally:
+            self.following.discard(task_id)
             self._running -= 1
             if self._running == 0:
                 self._idle.set()
@@ -224,8 +230,17 @@ class SkillExecutor(AgentExecutor):
         await updater.update_status(status.state, message=status.message if status.HasField("message") else None)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        """Mark the task canceled; its skill task's late outcome is ignored (see the module docstring)."""
+        """Stop the task's skill task on its worker and mark the task canceled (see the module docstring)."""
         assert context.task_id and context.context_id
+        task = context.current_task
+        skill = str(_metadata(task).get(SKILL_METADATA, "")) if task is not None else ""
+        if task is not None and skill in self.skills:
+            turns = sum(1 for m in task.history if m.role == Role.ROLE_USER)
+            cause = Envelope.new(source=self._source, type=task_requests_topic(skill), correlation_id=task.id)
+            for turn in range(turns + 1):  # the running turn's; one for a finished turn changes nothing
+                await send_cancel(
+                    self._transport, skill, skill_task_id(task.id, turn), cause=cause, reason="CancelTask"
+                )
         await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
 
 

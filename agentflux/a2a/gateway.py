@@ -25,6 +25,7 @@ heartbeat that only renews the liveness extension is no change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -50,6 +51,7 @@ from agentflux.a2a.cards import (
     without_liveness,
 )
 from agentflux.a2a.handler import AgentRequestHandler
+from agentflux.a2a.recovery import TaskRecovery
 from agentflux.a2a.task_log import TaskLog
 from agentflux.runtime.declarations import AgentApp
 from agentflux.transport.base import Transport
@@ -117,6 +119,8 @@ class Gateway:
         self.signer = signer
         self.source = source
         self.log = TaskLog(transport)
+        self.recovery = TaskRecovery(self.log, transport, following=self._following, source=source)
+        self._recovering: asyncio.Task[None] | None = None
         self._served: dict[str, _Served] = {}
         self._root = Starlette(routes=[Route("/agents", self._list, methods=["GET"])], lifespan=self._lifespan)
 
@@ -137,14 +141,22 @@ class Gateway:
 
     async def start(self) -> None:
         await self.log.start()
+        if self._recovering is None:
+            self._recovering = asyncio.create_task(self.recovery.run(), name="agentflux-a2a-recovery")
+
+    def _following(self, task_id: str) -> bool:
+        return any(task_id in served.handler.executor.following for served in self._served.values())
 
     async def close(self, grace: float = 30.0) -> None:
         """Finish following the skill tasks in flight (up to ``grace`` seconds), then stop.
 
-        A task still running after that keeps the last state recorded for it:
-        the process that accepted a message is the one that records its task's
-        progress (see docs/a2a.md, "Limits").
+        A task still running after that is recorded by another replica once its
+        skill task finishes (``TaskRecovery``), or by this gateway's next start.
         """
+        if self._recovering is not None:
+            self._recovering.cancel()
+            await asyncio.gather(self._recovering, return_exceptions=True)
+            self._recovering = None
         for served in self._served.values():
             await served.handler.executor.drain(grace)
         for served in self._served.values():

@@ -48,6 +48,7 @@ from agentflux.a2a.records import (
 )
 from agentflux.a2a.translate import worker_task
 from agentflux.contract.errors import LifecycleError
+from agentflux.contract.tasks import TaskState
 from agentflux.contract.topics import TASKS_TOPIC, reserved_specs
 from agentflux.transport.base import Record, TopicPartition, Transport
 from agentflux.transport.follower import TopicFollower
@@ -57,6 +58,7 @@ log = logging.getLogger("agentflux.a2a")
 WINDOW = 7 * 24 * 3600.0
 MAX_TASKS = 200_000  # tasks kept in the view; the least recently changed go first
 _RECENT = 256  # snapshot events kept per live task, for subscribers that attach a little late
+WORKING_STATES = frozenset({A2AState.TASK_STATE_SUBMITTED, A2AState.TASK_STATE_WORKING})
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class TaskLog:
         self._pending: dict[str, Snapshot] = {}
         self._recent: dict[str, deque[Entry]] = defaultdict(lambda: deque(maxlen=_RECENT))
         self._followers: dict[str, set[asyncio.Queue[Entry]]] = defaultdict(set)
+        self._outcomes: dict[str, tuple[TaskState, int, float]] = {}  # skill outcomes not yet in their A2A task
 
     async def start(self, timeout: float = 30.0) -> None:
         """Read the log up to its current end, then keep following it. Idempotent."""
@@ -159,8 +162,12 @@ class TaskLog:
 
     def _fold_worker(self, key: str, state: TaskRecord, version: int) -> None:
         current = self._folded.get(key)
-        if current is not None and (current.source != "worker" or current.task.status.state in TERMINAL):
-            return  # an A2A task's snapshots are its truth; a finished task stays finished
+        if current is not None and current.source != "worker":
+            if state.state.terminal and current.task.status.state in WORKING_STATES and version > current.version:
+                self._outcomes[key] = (state, version, time.monotonic())  # its gateway should record it next
+            return  # an A2A task's snapshots are its truth
+        if current is not None and current.task.status.state in TERMINAL:
+            return  # a finished task stays finished
         agent = (state.worker or "").partition("@")[0]
         self._keep(key, Snapshot(worker_task(state), version, agent, source="worker"))
 
@@ -182,7 +189,23 @@ class TaskLog:
         if folded is None or snapshot.version > folded.version:
             self._pending[task_id] = snapshot
 
+    def unrecorded(self, older_than: float) -> list[tuple[Snapshot, TaskState]]:
+        """A2A tasks still working whose skill task finished more than ``older_than`` seconds ago.
+
+        Only the first turn's skill task shares the A2A task's id (and partition), so
+        only it is found here; its outcome comes after the task's latest snapshot.
+        """
+        now, found = time.monotonic(), []
+        for key, (state, version, seen) in list(self._outcomes.items()):
+            snapshot = self._folded.get(key)
+            if snapshot is None or snapshot.version > version or snapshot.task.status.state not in WORKING_STATES:
+                del self._outcomes[key]  # recorded, or superseded
+            elif now - seen >= older_than:
+                found.append((snapshot, state))
+        return found
+
     def forget(self, task_id: str) -> None:
+        self._outcomes.pop(task_id, None)
         self._folded.pop(task_id, None)
         self._pending.pop(task_id, None)
         self._recent.pop(task_id, None)

@@ -93,9 +93,13 @@ class KafkaTaskStore(VersionedTaskStore):
                 raise ConcurrentTaskModificationError(task.id)
         elif prev_version != base:
             raise ConcurrentTaskModificationError(task.id)
-        record = self._record(
-            task, event, owner, 0 if current is None or current.source == "worker" else current.version
+        return await self.write(
+            task, event, owner=owner, base=0 if current is None or current.source == "worker" else current.version
         )
+
+    async def write(self, task: Task, event: Any | None, *, owner: str, base: int) -> TaskVersion:
+        """Write a snapshot of ``task`` made on version ``base`` (the log's fold decides whether it counts)."""
+        record = self._record(task, event, owner, base)
         envelope = Envelope.new(source=self._source, type=SNAPSHOT_TYPE, correlation_id=task.id, task_id=task.id)
         ack = await self._transport.publish(
             TASKS_TOPIC, encode(record), key=task.id.encode(), headers=envelope.to_headers()

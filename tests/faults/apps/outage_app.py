@@ -4,6 +4,7 @@ Configured by environment variables; every handled record and every skill run
 appends one JSON line to ``T_LOG`` (``O_APPEND`` writes of one line are atomic).
 """
 
+import asyncio
 import json
 import os
 import time
@@ -33,6 +34,7 @@ def _write(line: dict[str, object]) -> None:
 
 @fulfil.skill(os.environ["T_SKILL"], description="Fulfils one order")
 async def fulfil_order(order: Order, ctx: Context) -> Fulfilled:
+    await asyncio.sleep(float(os.environ.get("T_SLEEP", "0")))
     _write({"event": "fulfilled", "n": order.n, "task": ctx.task_id})
     return Fulfilled(n=order.n)
 
