@@ -38,7 +38,7 @@ def unique() -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``e2e``, ``flink`` and ``faults`` tests need the broker too: mark them ``kafka`` (``-m "not kafka"`` skips them)."""
+    """``e2e``, ``flink`` and ``faults`` tests need the broker too: mark them ``kafka`` for ``-m "not kafka"``."""
     for item in items:
         if any(item.get_closest_marker(name) for name in ("e2e", "flink", "faults")):
             item.add_marker(pytest.mark.kafka)
