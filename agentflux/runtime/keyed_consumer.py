@@ -177,7 +177,8 @@ class KeyOrderedConsumer:
 
     async def _rejoin(self, error: ConsumerFailed) -> None:
         """Replace a consumer that failed fatally: its partitions are given up, a new one joins the group."""
-        log.warning("%s: %s; joining the group again with a new consumer", self.group_id, error)
+        hint = " (two processes with one --instance-id keep fencing each other)" if "fenced" in str(error) else ""
+        log.warning("%s: %s; joining the group again with a new consumer%s", self.group_id, error, hint)
         owned = list(self._generation)
         await self._release(owned, self._revoke_grace)  # nothing can be committed through a failed consumer
         assert self._consumer is not None

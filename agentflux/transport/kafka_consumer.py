@@ -110,7 +110,7 @@ class KafkaConsumer:
         self._closed = False
 
     def _on_error(self, err: KafkaError) -> None:
-        if err.fatal():
+        if _fatal(err):
             log.error("%s: the consumer failed: %s", self._group, err.str())
             self._fatal = err
 
@@ -171,7 +171,7 @@ class KafkaConsumer:
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if err.fatal():
+                if _fatal(err):
                     self._fatal = err
                 elif err.code() not in _QUIET_CODES:
                     log.warning("%s: consumer error (librdkafka retries it): %s", self._group, err.str())
@@ -201,7 +201,7 @@ class KafkaConsumer:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             err = exc.args[0]
-            if err.fatal():
+            if _fatal(err):
                 self._fatal = err
                 self._check_fatal()
             if err.code() in _REBALANCE_CODES:
@@ -242,6 +242,11 @@ class KafkaConsumer:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             log.info("%s: closing the consumer: %s", self._group, exc)
+
+
+def _fatal(err: KafkaError) -> bool:
+    """Errors after which this consumer cannot go on (a fenced static member among them)."""
+    return bool(err.fatal()) or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
 
 
 def group_protocol_options(config: dict[str, Any]) -> dict[str, Any]:
