@@ -68,3 +68,10 @@ def test_topic_spec_config() -> None:
         TopicSpec("ecommerce.price-changed.v1", cleanup_policy="forever")
     with pytest.raises(TopicNameError, match="partitions"):
         TopicSpec("ecommerce.price-changed.v1", partitions=0)
+
+
+def test_the_dead_letter_topic_is_created_for_the_apps_size_limit() -> None:
+    from agentflux.contract.topics import DEAD_LETTER_TOPIC, reserved_specs
+
+    [spec] = [s for s in reserved_specs(3, max_message_bytes=2_000_000) if s.name == DEAD_LETTER_TOPIC]
+    assert spec.topic_config()["max.message.bytes"] == str(2_000_000 + 64 * 1024)
