@@ -106,8 +106,11 @@ class CardPublisher:
         self._loop = asyncio.create_task(self._beat(), name="agentflux-card-heartbeat")
 
     async def _beat(self) -> None:
+        watch = self._transport.watch
         while True:
             await asyncio.sleep(self.interval)
+            if watch.lost:  # no stale card queued through an outage: beat as soon as the cluster is back
+                await watch.wait_back()
             try:
                 await self.publish()
             except Exception as exc:  # the next beat tries again; the cards expire only after ttl

@@ -130,7 +130,7 @@ def gateway(
 
     a2a = _a2a()
     configure_logging(log_level)
-    settings = KafkaSettings.resolve(bootstrap)
+    settings = KafkaSettings.resolve(bootstrap, connect_timeout=None)  # started in an outage: wait for the cluster
 
     async def serve() -> None:
         transport = KafkaTransport(settings)

@@ -35,8 +35,8 @@ def serve(
     from agentflux.transport.settings import KafkaSettings
 
     app = load_object(app_ref, AgentApp) if app_ref else None
-    settings = KafkaSettings.resolve(bootstrap or (app.bootstrap_servers if app else None))
-    client = AgentClient(settings.bootstrap_servers, app=app, name="mcp", client_config=dict(settings.client_config))
+    settings = KafkaSettings.resolve(bootstrap or (app.bootstrap_servers if app else None), connect_timeout=None)
+    client = AgentClient(app=app, name="mcp", transport=KafkaTransport(settings))
     server = build_mesh_server(MeshService(KafkaTransport(settings), client, app))
     if http is None:
         server.run()

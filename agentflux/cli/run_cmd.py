@@ -40,7 +40,7 @@ def run(
     configure_logging(log_level)
     app = load_object(app_ref, AgentApp)
     tools = tool_pool_for(app)
-    transport = kafka_transport(app, instance_id=instance_id)
+    transport = kafka_transport(app, instance_id=instance_id, connect_timeout=None)  # started in an outage: wait
     runner = AppRunner(app, transport, agents=agent, tools=tools, plugins=discovery_plugins())
     typer.echo(f"agentflux: running {[a.name for a in runner.agents]} (pid {os.getpid()})", err=True)
     asyncio.run(runner.run_until_signalled())

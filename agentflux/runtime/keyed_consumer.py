@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
-from agentflux.runtime.offsets import OffsetTracker, decode_done
+from agentflux.runtime.offsets import OffsetTracker
 from agentflux.transport.base import Consumer, Position, Positions, Record, TopicPartition, Transport
 
 log = logging.getLogger("agentflux.runtime")
@@ -103,10 +103,7 @@ class KeyOrderedConsumer:
         skipped = 0
         for tp in tps:
             self._generation[tp] = self._generation.get(tp, 0) + 1
-            position = committed.get(tp)
-            finished = decode_done(position.metadata) if position is not None else set()
-            skipped += len(finished)
-            self._tracker.restore(tp, finished)
+            skipped += self._tracker.restore(tp, committed.get(tp))
         log.info(
             "%s: assigned %s%s", self.group_id, _fmt(tps), f" ({skipped} finished records to skip)" * bool(skipped)
         )

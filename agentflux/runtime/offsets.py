@@ -66,21 +66,26 @@ def decode_done(metadata: str | None) -> set[int]:
 
 
 class PartitionOffsets:
-    """Offsets of one partition, in the order they were read."""
+    """Offsets of one partition, in the order they were read.
 
-    __slots__ = ("_done", "_next", "_pending", "_skip", "version")
+    ``finished`` and ``floor`` say what finished before this process (re)gained
+    the partition: the offsets in ``finished``, and every offset below ``floor``.
+    """
 
-    def __init__(self, finished: set[int] | None = None) -> None:
+    __slots__ = ("_done", "_floor", "_next", "_pending", "_skip", "version")
+
+    def __init__(self, finished: set[int] | None = None, floor: int = -1) -> None:
         self._pending: deque[int] = deque()
         self._done: set[int] = set()
-        self._skip: set[int] = finished or set()  # finished before this process owned the partition
+        self._skip: set[int] = finished or set()
+        self._floor = floor
         self._next: int | None = None
         self.version = 0  # changes whenever what a commit would say changes
 
     def add(self, offset: int) -> bool:
-        """Track a record just read; True when it already finished (restored from a commit): skip it."""
+        """Track a record just read; True when it already finished (restored): skip it."""
         self._pending.append(offset)
-        if self._skip and offset in self._skip:
+        if offset < self._floor or (self._skip and offset in self._skip):
             self._skip.discard(offset)
             self.complete(offset)
             return True
@@ -99,6 +104,11 @@ class PartitionOffsets:
         """Records held: read but not yet below the commit position (running, waiting, or finished above it)."""
         return len(self._pending)
 
+    def finished(self) -> tuple[int, set[int]]:
+        """What this process knows finished: every offset below the first, and the set."""
+        position = self._next if self._next is not None else (self._pending[0] if self._pending else self._floor)
+        return max(position, self._floor), self._done | {o for o in self._skip if o >= position}
+
     def position(self) -> Position | None:
         """What to commit: the next offset to read after a restart, and what finished above it."""
         base = self._next if self._next is not None else (self._pending[0] if self._pending else None)
@@ -115,10 +125,23 @@ class OffsetTracker:
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
         self._committed: dict[TopicPartition, tuple[int, Position]] = {}
         self._offered: dict[TopicPartition, int] = {}  # the version each offered position was read at
+        self._released: dict[TopicPartition, tuple[int, set[int]]] = {}  # what finished here, kept on release
 
-    def restore(self, tp: TopicPartition, finished: set[int]) -> None:
-        """Start tracking a newly assigned partition, skipping the offsets that ``finished`` already."""
-        self._partitions[tp] = PartitionOffsets(finished)
+    def restore(self, tp: TopicPartition, committed: Position | None) -> int:
+        """Start tracking a newly assigned partition; how many finished records will be skipped.
+
+        What finished comes from the committed metadata and, when this process
+        owned the partition before and could not commit all it finished (a lost
+        or fenced member), from what it kept on release.
+        """
+        offset = committed.offset if committed is not None else -1
+        finished = decode_done(committed.metadata) if committed is not None else set()
+        floor = -1
+        kept = self._released.pop(tp, None)
+        if kept is not None and kept[0] > offset:
+            floor, finished = kept[0], finished | kept[1]
+        self._partitions[tp] = PartitionOffsets(finished, floor)
+        return len(finished) + max(0, floor - max(offset, 0))
 
     def add(self, tp: TopicPartition, offset: int) -> bool:
         """Track a record just read; True when it already finished and must not run again."""
@@ -161,7 +184,10 @@ class OffsetTracker:
                 self._committed[tp] = (self._offered[tp], position)
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
+        """Stop tracking ``tps``, keeping what finished in case they come back before it is committed."""
         for tp in tps:
-            self._partitions.pop(tp, None)
+            partition = self._partitions.pop(tp, None)
+            if partition is not None:
+                self._released[tp] = partition.finished()
             self._committed.pop(tp, None)
             self._offered.pop(tp, None)

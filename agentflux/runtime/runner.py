@@ -24,17 +24,22 @@ from agentflux.transport.base import Transport
 log = logging.getLogger("agentflux.runtime")
 
 
-def kafka_transport(app: AgentApp, *, instance_id: str | None = None) -> Transport:
+def kafka_transport(
+    app: AgentApp, *, instance_id: str | None = None, connect_timeout: float | None = 10.0
+) -> Transport:
     """The Kafka transport for ``app`` from its settings and the environment.
 
     ``instance_id`` turns on static group membership (``group.instance.id``): a
     restarted process with the same id takes its partitions back at once,
-    without waiting for the session timeout.
+    without waiting for the session timeout. ``connect_timeout`` is how long
+    starting waits for a broker (None: as long as it takes).
     """
     from agentflux.transport.kafka import KafkaTransport
     from agentflux.transport.settings import KafkaSettings
 
-    settings = KafkaSettings.resolve(app.bootstrap_servers, max_message_bytes=app.max_message_bytes)
+    settings = KafkaSettings.resolve(
+        app.bootstrap_servers, max_message_bytes=app.max_message_bytes, connect_timeout=connect_timeout
+    )
     extra = {"group.instance.id": instance_id} if instance_id else {}
     return KafkaTransport(settings, consumer_extra=extra)
 

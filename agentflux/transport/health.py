@@ -43,6 +43,7 @@ class ClusterWatch:
         self._lock = threading.Lock()
         self._suspect = False
         self._reason = ""
+        self._announce = True
         self._lost_since: float | None = None
         self._prober: threading.Thread | None = None
         self._last_outage: tuple[int, int | None] | None = None  # epoch ms: (lost at, back at)
@@ -53,13 +54,18 @@ class ClusterWatch:
         """True while the cluster is suspected or known to be unreachable."""
         return self._suspect or self._lost_since is not None
 
-    def mark_down(self, reason: str) -> None:
-        """A client saw every broker down: suspect the cluster and let the probe decide."""
+    def mark_down(self, reason: str, *, announce: bool = True) -> None:
+        """A client saw every broker down: suspect the cluster and let the probe decide.
+
+        ``announce=False`` keeps the WARNING for a caller that already said why (a
+        process that starts while no broker answers).
+        """
         with self._lock:
             if self._suspect or self._lost_since is not None:
                 return
             self._suspect = True
             self._reason = reason
+            self._announce = announce
             if self._probe is not None and (self._prober is None or not self._prober.is_alive()):
                 self._prober = threading.Thread(target=self._watch, name="agentflux-cluster-probe", daemon=True)
                 self._prober.start()
@@ -73,7 +79,8 @@ class ClusterWatch:
             self._lost_since = time.monotonic()
             self._last_outage = (int(time.time() * 1000), None)
             self.outages += 1
-        log.warning("lost the Kafka cluster at %s (%s); waiting for it to come back", self.name, reason)
+        if self._announce:
+            log.warning("lost the Kafka cluster at %s (%s); waiting for it to come back", self.name, reason)
 
     def mark_back(self) -> None:
         """Something succeeded against the cluster."""

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from agentflux.contract.errors import BrokerUnavailable, LifecycleError, TransportError
 from agentflux.contract.topics import TopicSpec
 from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback
+from agentflux.transport.health import ClusterWatch
 from agentflux.transport.kafka_client import client_config, cluster_watch
 from agentflux.transport.kafka_consumer import KafkaConsumer
 from agentflux.transport.kafka_producer import AsyncProducer
@@ -36,11 +37,11 @@ class KafkaTransport:
         self._admin: AdminClient | None = None
         self._producer: AsyncProducer | None = None
 
-    async def start(self, timeout: float = 10.0) -> None:
+    async def start(self) -> None:
         if self._producer is not None:
             return
         self._admin = AdminClient(client_config(self.settings, self.watch))
-        await wait_for_broker(self._admin, self.settings.bootstrap_servers, timeout)
+        await wait_for_broker(self._admin, self.settings.bootstrap_servers, self.settings.connect_timeout, self.watch)
         self._producer = AsyncProducer(self.settings, self.watch)
 
     def _require_producer(self) -> AsyncProducer:
@@ -107,16 +108,28 @@ class KafkaTransport:
         self._admin = None
 
 
-async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float) -> None:
+async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float | None, watch: ClusterWatch) -> None:
+    """Return once a broker answers; ``BrokerUnavailable`` after ``timeout`` s.
+
+    With ``timeout`` None it waits as long as it takes, saying so once, and the
+    wait counts as an outage for ``watch`` (one INFO when the cluster answers).
+    """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = None if timeout is None else loop.time() + timeout
     last = ""
-    while loop.time() < deadline:
+    while deadline is None or loop.time() < deadline:
         try:
             await loop.run_in_executor(None, lambda: admin.list_topics(timeout=1.0))
+            watch.mark_back()
             return
         except KafkaException as exc:
             last = exc.args[0].str() if exc.args else str(exc)
+        if deadline is None and not watch.lost:
+            log.warning(
+                "no Kafka broker answers at %s yet (%s); waiting for one (start it with `agentflux up`, "
+                "or set AGENTFLUX_BOOTSTRAP_SERVERS)", bootstrap, last,
+            )  # fmt: skip
+            watch.mark_down(last, announce=False)
     raise BrokerUnavailable(
         f"no Kafka broker answered at {bootstrap} within {timeout:g}s ({last}); "
         "start one with `agentflux up` or set AGENTFLUX_BOOTSTRAP_SERVERS"

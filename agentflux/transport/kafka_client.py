@@ -33,6 +33,7 @@ _EXPECTED = (
     "Timed out",
     "timed out",
     "Failed to resolve",
+    "not found in cache",
 )
 _OUTAGE_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
 ErrorCallback = Callable[[KafkaError], None]

@@ -30,6 +30,10 @@ class KafkaSettings:
     ``producer_config`` and ``consumer_config`` override it for one side.
     ``max_message_bytes`` bounds both what is published and what a handler is
     given: a larger record is dead-lettered with the sizes in its reason.
+    ``connect_timeout`` is how long ``start()`` waits for a broker to answer
+    (``BrokerUnavailable`` after it); None waits as long as it takes, saying so
+    once, which is what long-running processes (``agentflux run``, the gateway,
+    ``mcp serve``) use so that one started during an outage comes up with the cluster.
     """
 
     bootstrap_servers: str
@@ -39,6 +43,7 @@ class KafkaSettings:
     schema_registry_url: str | None = None
     max_message_bytes: int = 1_000_000
     linger_ms: float = 1.0
+    connect_timeout: float | None = 10.0
 
     @classmethod
     def resolve(cls, bootstrap_servers: str | None = None, **options: object) -> KafkaSettings:

@@ -95,8 +95,13 @@ async def test_every_process_rides_out_a_broker_outage_and_nothing_is_lost(tmp_p
                     asyncio.create_task(client.delegate(skill, {"n": 2_000 + i}, timeout=OUTAGE + 90))
                     for i in range(10)
                 ]
-                await asyncio.sleep(OUTAGE)
-                assert all(p.poll() is None for p in processes.values()), "a process exited during the outage"
+                await asyncio.sleep(OUTAGE / 2)
+                # A process started while the broker is down waits for it, and comes up with it (another app,
+                # so that its joining does not move partitions of the processes whose resume is measured).
+                late_env = {**env, "T_APP": f"late-{unique}", "T_SKILL": f"late-{unique}", "T_LOG": str(tmp_path / "l")}
+                late = start("late", late_env, "run", APP, "--agent", "fulfil", "--log-level", "info")
+                await asyncio.sleep(OUTAGE / 2)
+                assert all(p.poll() is None for p in [*processes.values(), late]), "a process exited in the outage"
                 assert await asyncio.to_thread(broker.start) == bootstrap
                 back = time.monotonic()
                 await asyncio.to_thread(produce_raw, bootstrap, topic, orders(range(100, 101)))
@@ -111,7 +116,8 @@ async def test_every_process_rides_out_a_broker_outage_and_nothing_is_lost(tmp_p
             assert answer["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED", answer
             agents = await call_mcp_tool(f"http://127.0.0.1:{mcp_port}/mcp", "list_agents")
             assert {"fulfil"} <= {a["card"]["name"] for a in agents["result"]}  # type: ignore[index]
-            assert all(p.poll() is None for p in processes.values()), "a process exited after the outage"
+            assert all(p.poll() is None for p in [*processes.values(), late]), "a process exited after the outage"
+            await await_until(lambda: "fulfil.tasks: assigned" in log_of(tmp_path, "late"), 30, "the late one to join")
     finally:
         await asyncio.to_thread(broker.stop)
 
@@ -126,3 +132,5 @@ async def test_every_process_rides_out_a_broker_outage_and_nothing_is_lost(tmp_p
         assert text.count(LOST) == 1, f"{name}: {text.count(LOST)} 'lost' lines:\n{text[-3000:]}"
         assert text.count(BACK) == 1, f"{name}: {text.count(BACK)} 'back' lines:\n{text[-3000:]}"
         assert "Traceback" not in text, f"{name}:\n{text[-3000:]}"
+    late_log = log_of(tmp_path, "late")
+    assert late_log.count("waiting for one") == 1 and late_log.count(BACK) == 1, late_log[-3000:]

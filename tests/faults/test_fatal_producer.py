@@ -32,4 +32,3 @@ async def test_a_fatal_producer_error_replaces_the_client(kafka_bootstrap: str, 
         assert ack.offset == 1
     finally:
         await transport.close()
-

@@ -56,7 +56,7 @@ def test_decoding_garbage_metadata_is_empty_never_an_error(garbage: bytes | str)
 
 def test_restored_offsets_are_skipped_and_still_reported_until_passed() -> None:
     tracker = OffsetTracker()
-    tracker.restore(TP, {12, 14})
+    assert tracker.restore(TP, Position(10, encode_done(10, {12, 14}))) == 2
     assert tracker.add(TP, 10) is False  # the record that was in flight runs again
     assert tracker.to_commit()[TP] == Position(10, encode_done(10, {12, 14}))
     assert tracker.add(TP, 11) is False
@@ -83,3 +83,19 @@ def test_tracker_reports_only_changed_positions_and_forgets_revoked() -> None:
     tracker.forget([TP])
     tracker.complete(TP, 7)  # a late completion for a revoked partition is ignored
     assert tracker.to_commit() == {} and tracker.in_flight() == 0
+
+
+def test_what_finished_is_kept_when_a_partition_comes_back_uncommitted() -> None:
+    """A lost or fenced member could not commit: when it gets the partition back, it skips what it finished."""
+    tracker = OffsetTracker()
+    tracker.restore(TP, Position(0, ""))
+    for offset in range(6):
+        tracker.add(TP, offset)
+    for offset in (0, 1, 2, 4):
+        tracker.complete(TP, offset)
+    tracker.forget([TP])  # released without a commit that went through
+    assert tracker.restore(TP, Position(0, "")) == 4  # the broker still says 0
+    assert [tracker.add(TP, o) for o in range(6)] == [True, True, True, False, True, False]
+    tracker.forget([TP])
+    tracker.restore(TP, Position(5, ""))  # someone else committed further meanwhile: the broker wins
+    assert tracker.add(TP, 5) is False
