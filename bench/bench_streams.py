@@ -10,7 +10,8 @@ time between readings) is read by:
    aggregates and filter, results to a topic;
 3. the embedded engine (agentflux) running the same job: pydantic validation,
    dead-letter handling, CloudEvents headers (target: >= 80 % of 2.);
-4. the Flink engine on the local mini-cluster (target: >= 100,000 events/s).
+4. the Flink engine on the local mini-cluster (target: >= 100,000 events/s). Its
+   job also runs the dead-letter path, which reads the topic a second time.
 
 Python rates are measured from the first to the last record processed (no
 startup), best of ``--repeat`` interleaved runs. Flink reads its own, larger

@@ -17,7 +17,7 @@ from rich.console import Console
 from agentflux.cli.loading import load_object
 from agentflux.streams import StreamJob
 from agentflux.streams.engines import ENGINES, run_job, start_flink, wait_flink
-from agentflux.streams.windows import to_ms
+from agentflux.streams.flink_engine import ENV_IDLE_TIMEOUT, parse_idle_timeout
 from agentflux.transport.settings import KafkaSettings
 
 streams = typer.Typer(no_args_is_help=True, help="Windowed stream jobs: one definition, embedded engine or Flink.")
@@ -30,7 +30,7 @@ Bootstrap = Annotated[
 IdleTimeout = Annotated[
     str | None,
     typer.Option(
-        "--idle-timeout", envvar="AGENTFLUX_FLINK_IDLE_TIMEOUT",
+        "--idle-timeout", envvar=ENV_IDLE_TIMEOUT,
         help="Flink: wall time without records (e.g. '30s') after which a source partition stops holding the "
         "watermark back. Default: never ('0'), so a job that starts behind a backlog loses no window.",
     ),
@@ -40,13 +40,6 @@ IdleTimeout = Annotated[
 def _job(ref: str) -> StreamJob[Any]:
     job: StreamJob[Any] = load_object(ref if ":" in ref else f"{ref}:job", StreamJob)
     return job.checked()
-
-
-def _idle_timeout_ms(text: str | None) -> int | None:
-    """``--idle-timeout`` in milliseconds; None (never idle) when unset or zero."""
-    if text is None or text.strip() == "0":
-        return None
-    return to_ms(text, "--idle-timeout") or None
 
 
 def _jars() -> list[Path]:
@@ -80,7 +73,7 @@ def run(
     if engine == "flink":
         options = {
             "jars": tuple(_jars()), "remote": remote, "parallelism": parallelism, "group_id": group,
-            "idle_timeout_ms": _idle_timeout_ms(idle_timeout),
+            "idle_timeout_ms": parse_idle_timeout(idle_timeout),
         }  # fmt: skip
         with _err.status(f"starting {job.name!r} on Flink") as spinner:
             handle = start_flink(job, kafka, progress=lambda msg: spinner.update(msg), **options)
@@ -99,7 +92,7 @@ def sql(job_ref: JobRef, bootstrap_servers: Bootstrap = None, idle_timeout: Idle
     """Print the Flink SQL a job compiles to (secrets masked): the tables, then both INSERTs as one statement set."""
     job = _job(job_ref)
     kafka = KafkaSettings.resolve(bootstrap_servers) if bootstrap_servers else None
-    typer.echo(job.sql(kafka, idle_timeout_ms=_idle_timeout_ms(idle_timeout)), nl=False)
+    typer.echo(job.sql(kafka, idle_timeout_ms=parse_idle_timeout(idle_timeout)), nl=False)
 
 
 @streams.command()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, Producer
 
-from agentflux.contract.deadletter import dead_letter_headers
+from agentflux.contract.deadletter import dead_letter_headers, fit_within
 from agentflux.contract.errors import PublishError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.transport.base import Record
@@ -18,12 +18,18 @@ class DeadLetterProducer:
 
     A stream job meets bad records rarely, and waiting keeps the order of
     events simple: a record's offset can only be committed after its dead
-    letter is safe. Called from one thread.
+    letter is safe. A record too large to dead-letter whole is cut to fit
+    ``KafkaSettings.max_message_bytes``, as the runtime's writer does
+    (``contract.deadletter.fit_within``). Called from one thread.
     """
 
     def __init__(self, kafka: KafkaSettings, *, group: str, job: str, timeout: float = 30.0) -> None:
-        config = {**kafka.base_config(), **kafka.producer_config, "enable.idempotence": True, "acks": "all"}
+        config = {
+            **kafka.base_config(), **kafka.producer_config, "enable.idempotence": True, "acks": "all",
+            "message.max.bytes": max(kafka.max_message_bytes + 64 * 1024, 1_000_000),
+        }  # fmt: skip
         self._producer = Producer(config)
+        self._max_bytes = kafka.max_message_bytes
         self._group = group
         self._job = job
         self._timeout = timeout
@@ -35,6 +41,7 @@ class DeadLetterProducer:
     ) -> None:  # fmt: skip
         record = Record(topic, partition, offset, key, value, list(headers or []), 0)
         dlq_headers = dead_letter_headers(record, group=self._group, agent=self._job, attempts=1, error=error)
+        value, dlq_headers = fit_within(key, value, dlq_headers, self._max_bytes)
         failures: list[KafkaError] = []
 
         def delivered(err: KafkaError | None, _msg: object) -> None:

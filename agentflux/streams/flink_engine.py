@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agentflux.contract.errors import AgentfluxError, ConfigError, LifecycleError
 from agentflux.streams.flink_sql import FlinkSql, Startup, WatermarkEmit, compile_job, idle_timeout_config
 from agentflux.streams.provision import provision
+from agentflux.streams.windows import to_ms
 
 if TYPE_CHECKING:
     from agentflux.streams.job import StreamJob
@@ -32,9 +33,17 @@ if TYPE_CHECKING:
 ENV_REMOTE = "AGENTFLUX_FLINK_REMOTE"
 ENV_JARS = "AGENTFLUX_FLINK_JARS"
 ENV_PARALLELISM = "AGENTFLUX_FLINK_PARALLELISM"
+ENV_IDLE_TIMEOUT = "AGENTFLUX_FLINK_IDLE_TIMEOUT"
 _INSTALL_HINT = "the Flink engine needs PyFlink: pip install 'agentflux[flink]'"
 _TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
 Progress = Callable[[str], None]
+
+
+def parse_idle_timeout(text: str | None) -> int | None:
+    """An idle timeout such as ``"30s"`` in milliseconds; None (never idle) for None, ``"0"`` or a zero duration."""
+    if text is None or text.strip() == "0":
+        return None
+    return to_ms(text, "idle timeout") or None
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,8 @@ class FlinkSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> FlinkSettings:
-        """Settings from ``AGENTFLUX_FLINK_REMOTE``, ``_JARS`` (path list) and ``_PARALLELISM``, then ``overrides``."""
+        """Settings from ``AGENTFLUX_FLINK_REMOTE``, ``_JARS`` (path list), ``_PARALLELISM`` and ``_IDLE_TIMEOUT``
+        (e.g. ``30s``), then ``overrides``."""
         env: dict[str, Any] = {}
         if os.environ.get(ENV_REMOTE):
             env["remote"] = os.environ[ENV_REMOTE]
@@ -76,6 +86,8 @@ class FlinkSettings:
             env["jars"] = tuple(Path(p) for p in os.environ[ENV_JARS].split(os.pathsep) if p)
         if os.environ.get(ENV_PARALLELISM):
             env["parallelism"] = int(os.environ[ENV_PARALLELISM])
+        if os.environ.get(ENV_IDLE_TIMEOUT):
+            env["idle_timeout_ms"] = parse_idle_timeout(os.environ[ENV_IDLE_TIMEOUT])
         env.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**env)
 

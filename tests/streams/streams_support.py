@@ -15,20 +15,40 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 from kafka_helpers import ROOT
 
 HERE = Path(__file__).resolve().parent
+
+
+def create_kept_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    """Create ``name`` with no time retention (``retention.ms = -1``): the broker never deletes its records by age.
+
+    The fixtures' event times lie in the past (2023, 2026-01-01), and the
+    embedded engine gives each result the Kafka timestamp of its window, as
+    Quix Streams does. On a topic with time retention (the broker's default
+    is 7 days) the broker deletes such records at its next retention check,
+    30 s after it starts and every 5 minutes after that, even while a test
+    still means to read them. A repartition topic copies the retention of its
+    source, so sources are created this way too.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = NewTopic(name, partitions, 1, config={"retention.ms": "-1"})
+    admin.create_topics([topic])[name].result(timeout=30)
 
 
 def produce(bootstrap: str, topic: str, records: Sequence[tuple[Any, ...]]) -> None:
     """Produce ``(key, value)`` or ``(key, value, partition)`` records, in order."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for key, value, *partition in records:
-        if partition:
-            producer.produce(topic, value, key, partition=partition[0])
-        else:
-            producer.produce(topic, value, key)
-    assert producer.flush(30) == 0
+        where = {"partition": partition[0]} if partition else {}
+        while True:
+            try:
+                producer.produce(topic, value, key, **where)
+                break
+            except BufferError:  # a large backlog fills the local queue: let it drain
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
 
 
 def collect(

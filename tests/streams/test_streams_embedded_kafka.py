@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from kafka_helpers import create_topic
+from kafka_helpers import committed_offset, wait_until
 from streams_fixture import STREAM, encoded, make_job, readings
-from streams_support import assert_same_results, collect, produce, stop, streams_run
+from streams_support import assert_same_results, collect, create_kept_topic, produce, stop, streams_run
 
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.streams.results import result_headers
@@ -19,7 +18,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
 
 def _setup(kafka_bootstrap: str, unique: str) -> tuple[dict[str, str], str, str]:
     source, sink = f"factory.reading-{unique}.v1", f"agent.task-requests.diagnose-{unique}"
-    create_topic(kafka_bootstrap, source, partitions=1)
+    create_kept_topic(kafka_bootstrap, source, partitions=1)
+    create_kept_topic(kafka_bootstrap, sink)  # results carry 2023 event times: see create_kept_topic
     env = {"STREAMS_FIXTURE_SOURCE": source, "STREAMS_FIXTURE_SINK": sink, "STREAMS_FIXTURE_NAME": f"eq-{unique}",
            # a killed member's partitions move on after 6 s instead of librdkafka's default 45 s
            "AGENTFLUX_KAFKA_SESSION_TIMEOUT_MS": "6000"}  # fmt: skip
@@ -69,7 +69,12 @@ def test_window_state_survives_a_crash_and_a_lost_state_directory(
     with streams_run("streams_fixture:job", kafka_bootstrap, env, "--state-dir", str(tmp_path / "a")) as proc:
         early = collect(kafka_bootstrap, sink, 4, timeout=60, settle=0)
         assert len(early) == 4
-        time.sleep(6)  # past one commit interval (5 s): offsets and state changelog are committed together
+        # Quix commits the state changelog and then the source offsets, every 5 s: once the offset after the
+        # last record is committed, the restart must take the windows from the changelog, not from a replay.
+        group = f"agentflux.streams.eq-{unique}"
+        wait_until(
+            lambda: committed_offset(kafka_bootstrap, group, source) == len(first), 30, f"{group} to commit"
+        )  # fmt: skip
         proc.kill()
         proc.wait(30)
     produce(kafka_bootstrap, source, rest)
@@ -86,7 +91,8 @@ def test_window_state_survives_a_crash_and_a_lost_state_directory(
 def test_rekey_regroups_a_topic_not_keyed_by_its_key_field(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
     """``rekey=True``: records without keys are grouped by their key field (no dead letters)."""
     source, sink = f"factory.unkeyed-{unique}.v1", f"factory.vibration-window-{unique}.v1"
-    create_topic(kafka_bootstrap, source, partitions=1)
+    create_kept_topic(kafka_bootstrap, source, partitions=1)  # the repartition topic copies its retention
+    create_kept_topic(kafka_bootstrap, sink)
     produce(kafka_bootstrap, source, [(None, value) for _key, value in encoded()])
     env = {"STREAMS_FIXTURE_SOURCE": source, "STREAMS_FIXTURE_SINK": sink, "STREAMS_FIXTURE_NAME": f"rk-{unique}",
            "STREAMS_FIXTURE_REKEY": "1"}  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from kafka_helpers import create_topic
-from streams_support import collect, stop, streams_run
+from streams_support import collect, create_kept_topic, stop, streams_run
 
 from agentflux.transport.settings import KafkaSettings
 from examples.predictive_maintenance import job
@@ -45,6 +45,7 @@ def test_simulator_at_thousands_per_second_into_the_embedded_engine(
 ) -> None:
     source, sink = f"manufacturing.sensor-reading-{unique}.v1", f"agent.task-requests.diagnose-{unique}"
     create_topic(kafka_bootstrap, source, partitions=3)
+    create_kept_topic(kafka_bootstrap, sink)  # results carry 2026-01-01 event times: see create_kept_topic
     config = SimulatorConfig(
         machines=10, rate=5000, speedup=600, duration=2, anomalies=("m-004",), anomaly_start=300,
         anomaly_length=600, start=START,

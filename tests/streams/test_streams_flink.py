@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import streams_fixture
 import ticks_fixture
-from kafka_helpers import create_topic
-from streams_support import assert_same_results, collect, produce, stop, streams_run
+from streams_support import assert_same_results, collect, create_kept_topic, produce, stop, streams_run
 
 from agentflux.streams.results import result_headers
 
@@ -25,12 +24,14 @@ def test_fixture_stream_gives_the_same_answers_on_both_engines(
 ) -> None:
     """Out-of-order and late records, several keys, window boundaries: one partition, both engines, one answer."""
     source = f"factory.reading-{unique}.v1"
-    create_topic(kafka_bootstrap, source, partitions=1)
+    create_kept_topic(kafka_bootstrap, source, partitions=1)
     records = streams_fixture.encoded()
-    records.insert(5, (b"m1", b"not json"))  # Flink skips it; the embedded engine dead-letters it
+    records.insert(5, (b"m1", b"not json"))  # both engines dead-letter it (test_streams_flink_dead_letters.py)
     produce(kafka_bootstrap, source, records)
     name = f"both-{unique}"
     embedded_sink, flink_sink = f"agent.task-requests.embedded-{unique}", f"agent.task-requests.flink-{unique}"
+    for sink in (embedded_sink, flink_sink):
+        create_kept_topic(kafka_bootstrap, sink)  # results carry 2023 event times: see create_kept_topic
     expected = streams_fixture.make_job(name, source, flink_sink).evaluate(streams_fixture.readings()).rows
 
     run = flink_engine.start(streams_fixture.make_job(name, source, flink_sink))
@@ -61,10 +62,12 @@ def test_cli_runs_tumbling_windows_on_both_engines_over_three_partitions(
 ) -> None:
     """``agentflux streams run --engine flink``, int keys, epoch-ms time. (``flink_jars``: skip without PyFlink.)"""
     source = f"plant.tick-{unique}.v1"
-    create_topic(kafka_bootstrap, source, partitions=3)
+    create_kept_topic(kafka_bootstrap, source, partitions=3)
     produce(kafka_bootstrap, source, ticks_fixture.encoded())
     name = f"ticks-{unique}"
     sinks = {engine: f"plant.tick-total-{engine}-{unique}.v1" for engine in ("embedded", "flink")}
+    for sink in sinks.values():
+        create_kept_topic(kafka_bootstrap, sink)
     job = ticks_fixture.make_job(name, source, sinks["flink"])
     expected = job.evaluate(ticks_fixture.ticks(), partition=ticks_fixture.partition).rows
     assert len(expected) == 7

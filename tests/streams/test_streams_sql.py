@@ -13,7 +13,7 @@ from streams_fixture import make_job
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
 from agentflux.streams import StreamJob, count, tumbling
-from agentflux.streams.flink_engine import FlinkSettings
+from agentflux.streams.flink_engine import FlinkSettings, parse_idle_timeout
 from agentflux.streams.flink_props import java_properties
 from agentflux.streams.flink_sql import compile_job, interval
 from agentflux.streams.results import encode_value, result_headers, rfc3339_ms
@@ -26,18 +26,52 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_hopping_job_compiles_to_hop_tvf_with_watermark_and_having() -> None:
     sql = compile_job(make_job("vib", SRC, TASKS), KafkaSettings("broker:9092"), redact=False)
     assert "WATERMARK FOR __rowtime AS __rowtime - INTERVAL '0 00:00:02.001' DAY TO SECOND(3)" in sql.source
-    assert "`ts` TIMESTAMP_LTZ(3)" in sql.source and "__rowtime AS `ts`" in sql.source
+    assert "`ts` STRING" in sql.source and "`v` STRING" in sql.source and "`__kafka_key` STRING" in sql.source
+    assert "__rowtime AS TO_TIMESTAMP_LTZ(CASE" in sql.source  # NULL, hence no watermark, for a record that fails
     assert "'scan.watermark.emit.strategy' = 'on-event'" in sql.source
+    assert "idle-timeout" not in sql.source  # no idleness unless asked for
     assert "'properties.bootstrap.servers' = 'broker:9092'" in sql.source
     slide, size = interval(5_000), interval(10_000)
     assert f"HOP(TABLE `vib_valid`, DESCRIPTOR(__rowtime), {slide}, {size})" in sql.insert  # slide before size
     assert "GROUP BY window_start, window_end, `machine_id`" in sql.insert
     assert "HAVING (COUNT(*) >= 2 OR MAX(CAST(`v` AS DOUBLE)) > CAST(50.0 AS DOUBLE))" in sql.insert
     assert "'ce_taskid'" in sql.insert
-    assert sql.config == {"table.local-time-zone": "UTC", "table.exec.source.idle-timeout": "1000 ms"}
+    assert sql.config == {"table.local-time-zone": "UTC", "table.exec.source.idle-timeout": "0 ms"}
     script = sql.script()
     assert script.startswith("SET 'table.local-time-zone' = 'UTC';")
-    assert len(re.findall(r";\n", script)) == 6
+    assert len(re.findall(r";\n", script)) == 2 + 5 + 2 + 1  # SETs, tables and the view, INSERTs, END
+    assert "EXECUTE STATEMENT SET\nBEGIN" in script and script.index(sql.insert) < script.index(sql.dead_letter_insert)
+
+
+def test_dead_letter_path_reads_the_source_again_and_writes_the_contract_headers() -> None:
+    sql = compile_job(make_job("vib", SRC, TASKS), KafkaSettings("broker:9092"), group_id="g", idle_timeout_ms=0)
+    assert "'value.format' = 'raw'" in sql.dead_letter_source and f"'topic' = '{SRC}'" in sql.dead_letter_source
+    assert "'properties.group.id' = 'g.dead-letters'" in sql.dead_letter_source  # its own offsets
+    assert "METADATA FROM 'offset'" in sql.dead_letter_source and "METADATA FROM 'headers'" in sql.dead_letter_source
+    assert "'topic' = 'agent.dead-letter.v1'" in sql.dead_letter_sink
+    insert = sql.dead_letter_insert
+    for header in ("dlq_source_topic", "dlq_source_partition", "dlq_source_offset", "dlq_agent", "dlq_error_type",
+                   "dlq_error_message", "dlq_failed_at"):  # fmt: skip
+        assert f"'{header}'" in insert
+    assert "'dlq_group', CAST('g' AS BYTES)" in insert and "'dlq_attempts', CAST('1' AS BYTES)" in insert
+    assert "MAP_UNION(`__headers`" in insert  # the record's own headers, then the dlq_* ones
+    assert """field "v" is not a number""" in insert and "'InvalidMessage'" in insert
+    rekeyed = compile_job(make_job("vib", SRC, TASKS, rekey=True))
+    assert "InvalidMessage" not in rekeyed.dead_letter_insert and "__kafka_key" not in rekeyed.source
+
+
+def test_idle_timeout_is_off_unless_set() -> None:
+    job = make_job("vib", SRC, TASKS)
+    assert compile_job(job, idle_timeout_ms=None).config["table.exec.source.idle-timeout"] == "0 ms"
+    sql = compile_job(job, idle_timeout_ms=30_000)
+    assert sql.config["table.exec.source.idle-timeout"] == "30000 ms"
+    assert "'scan.watermark.idle-timeout' = '30000 ms'" in sql.source
+    assert FlinkSettings(jars=("/a.jar",)).flink_config()["table.exec.source.idle-timeout"] == "0 ms"
+    conf = FlinkSettings(jars=("/a.jar",), idle_timeout_ms=5000).flink_config()
+    assert conf["table.exec.source.idle-timeout"] == "5000 ms"
+    assert [parse_idle_timeout(t) for t in (None, "0", "0s", "30s", "250ms")] == [None, None, None, 30_000, 250]
+    with pytest.raises(ConfigError, match="idle timeout"):
+        parse_idle_timeout("soon")
 
 
 def test_tumbling_event_sink_epoch_time_and_int_key() -> None:
@@ -57,7 +91,8 @@ def test_tumbling_event_sink_epoch_time_and_int_key() -> None:
         .window(tumbling("90s", grace="0s")).aggregate(n=count()).sink(EVENTS, Out)
     )  # fmt: skip
     sql = compile_job(job)
-    assert "`sensor` BIGINT" in sql.source and "__rowtime AS TO_TIMESTAMP_LTZ(`at_ms`, 3)" in sql.source
+    assert "`sensor` STRING" in sql.source and "TRY_CAST(`at_ms` AS BIGINT) END, 3)" in sql.source
+    assert "TRY_CAST(`sensor` AS BIGINT) AS `sensor`" in sql.view
     assert "INTERVAL '0 00:00:00.001' DAY TO SECOND(3)" in sql.source
     assert f"TUMBLE(TABLE `ticks_valid`, DESCRIPTOR(__rowtime), {interval(90_000)})" in sql.insert
     assert "'ce_taskid'" not in sql.insert and "HAVING" not in sql.insert
@@ -120,6 +155,14 @@ def test_cli_prints_the_sql() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "INSERT INTO `cli_job_sink`" in done.stdout and "'properties.bootstrap.servers' = 'k:9092'" in done.stdout
+    assert "INSERT INTO `cli_job_dead_letters`" in done.stdout and "EXECUTE STATEMENT SET" in done.stdout
+    assert "'table.exec.source.idle-timeout' = '0 ms'" in done.stdout
+    timed = subprocess.run(
+        [sys.executable, "-m", "agentflux.cli.main", "streams", "sql", "streams_fixture", "--idle-timeout", "30s"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert timed.returncode == 0, timed.stderr
+    assert "'scan.watermark.idle-timeout' = '30000 ms'" in timed.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "agentflux.cli.main", "streams", "sql", "streams_fixture:nope"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
