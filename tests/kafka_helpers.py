@@ -64,16 +64,22 @@ async def await_until(check: Callable[[], bool], timeout: float, what: str) -> N
 
 
 @contextmanager
-def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start ``agentflux run`` processes; every one is killed when the block ends."""
+def cli_processes(log_dir: Path | None = None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``agentflux`` CLI processes: ``start(name, env, *args)``; every one is killed when the block ends.
+
+    With ``log_dir``, each process's stderr goes to ``{log_dir}/{name}.log`` (read it with ``log_of``).
+    """
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(app_ref: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agentflux.cli.main", "run", app_ref, "--log-level", "warning", *args],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
+    def start(name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+        stderr = open(log_dir / f"{name}.log", "wb") if log_dir is not None else None
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agentflux.cli.main", *args], cwd=ROOT, env={**os.environ, **env}, stderr=stderr
+            )
+        finally:
+            if stderr is not None:
+                stderr.close()  # the child has its own descriptor
         started.append(proc)
         return proc
 
@@ -84,6 +90,21 @@ def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+def log_of(log_dir: Path, name: str) -> str:
+    return (log_dir / f"{name}.log").read_text(errors="replace")
+
+
+@contextmanager
+def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``agentflux run APP`` processes (``start(app_ref, env, *args)``); every one is killed at the end."""
+    with cli_processes() as start_cli:
+
+        def start(app_ref: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+            return start_cli(app_ref, env, "run", app_ref, "--log-level", "warning", *args)
+
+        yield start
 
 
 async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
@@ -102,7 +123,7 @@ async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
     return [d for d in map(DeadLetter.from_record, records) if d.source_topic == source_topic]
 
 
-def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int:
+def committed_offset(bootstrap: str, group: str, topic: str, partition: int = 0) -> int:
     """The offset ``group`` committed on ``topic[partition]`` (negative when none).
 
     Read with a consumer carrying the group's id that never joins it: librdkafka's

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faults.fault_helpers import cli_processes, log_of
-from kafka_helpers import await_until, produce_raw, read_lines
+from kafka_helpers import await_until, cli_processes, log_of, produce_raw, read_lines
 
 from agentflux import AgentClient
 from agentflux.local import LocalBroker

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faults.fault_helpers import cli_processes
-from kafka_helpers import read_lines, wait_until
+from kafka_helpers import cli_processes, read_lines, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120), pytest.mark.asyncio]
 APP = "tests/faults/apps/outage_app.py:app"

@@ -9,12 +9,20 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from kafka_helpers import ROOT, agent_processes, await_until, create_topic, produce_raw, read_lines, wait_until
+from kafka_helpers import (
+    ROOT,
+    agent_processes,
+    await_until,
+    create_topic,
+    dead_letters_of,
+    produce_raw,
+    read_lines,
+    wait_until,
+)
 from pydantic import BaseModel
 
 from agentflux import AgentApp, AppRunner, Context, RetryPolicy
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.runtime.deadletter import DeadLetter
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
@@ -118,16 +126,6 @@ async def _run_until(app: AgentApp, bootstrap: str, done, timeout: float = 60) -
         await await_until(done, timeout, "the agents to finish")
 
 
-async def _dead_letters(bootstrap: str, source_topic: str) -> list[DeadLetter]:
-    transport = KafkaTransport(KafkaSettings(bootstrap))
-    await transport.start()
-    try:
-        records = await transport.read_all(DEAD_LETTER_TOPIC)
-    finally:
-        await transport.close()
-    return [d for d in map(DeadLetter.from_record, records) if d.source_topic == source_topic]
-
-
 @pytest.mark.asyncio
 async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kafka_bootstrap: str, unique: str) -> None:
     topic = f"test.orders-{unique}.v1"
@@ -153,7 +151,7 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
     ]
     produce_raw(kafka_bootstrap, topic, records)
     await _run_until(app, kafka_bootstrap, lambda: len(handled) == 100)
-    [letter] = await _dead_letters(kafka_bootstrap, topic)
+    [letter] = await dead_letters_of(kafka_bootstrap, topic)
     assert letter.info["source_partition"] == "0" and letter.info["source_offset"] == "50"
     assert letter.info["group"] == f"poison-{unique}.payer" and letter.info["attempts"] == "3"
     assert letter.info["error_type"] == "ValueError"
@@ -212,7 +210,7 @@ async def test_bad_input_is_dead_lettered_with_precise_reasons(kafka_bootstrap: 
     # Records of different keys finish in any order: the dead letters may land after "good".
     letters: list[DeadLetter] = []
     for _ in range(50):
-        letters = await _dead_letters(kafka_bootstrap, topic)
+        letters = await dead_letters_of(kafka_bootstrap, topic)
         if len(letters) >= 5:
             break
         await asyncio.sleep(0.2)
