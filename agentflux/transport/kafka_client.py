@@ -34,6 +34,7 @@ _EXPECTED = (
     "timed out",
     "Failed to resolve",
     "not found in cache",
+    "property and will be ignored by this",  # AGENTFLUX_KAFKA_* apply to every client: a consumer option on a producer
 )
 _OUTAGE_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
 ErrorCallback = Callable[[KafkaError], None]

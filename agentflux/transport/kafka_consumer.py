@@ -87,19 +87,11 @@ class KafkaConsumer:
     ) -> None:
         self.watch = watch
         self._fatal: KafkaError | None = None
-        options = {**settings.consumer_config, **(extra or {})}
-        config: dict[str, Any] = {
-            **client_config(settings, watch, self._on_error),
-            "group.id": group_id,
-            "group.protocol": "classic" if "group.instance.id" in options else "consumer",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "fetch.wait.max.ms": 50,
-            **options,
-        }
+        config = consumer_config(client_config(settings, watch, self._on_error), group_id, from_beginning, {
+            **settings.consumer_config, **(extra or {}),
+        })  # fmt: skip
         self._group = group_id
-        self._consumer = _Consumer(group_protocol_options(config))
+        self._consumer = _Consumer(config)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"consumer-{group_id}")
         self._loop = asyncio.get_running_loop()
         self._on_assigned = on_assigned
@@ -247,6 +239,29 @@ class KafkaConsumer:
 def _fatal(err: KafkaError) -> bool:
     """Errors after which this consumer cannot go on (a fenced static member among them)."""
     return bool(err.fatal()) or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
+
+
+def consumer_config(
+    client: Mapping[str, Any], group_id: str, from_beginning: bool, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A group member's configuration: ``client`` (shared options), ours, then ``options`` (the caller's).
+
+    The group protocol is the one the options name, else classic for a static
+    member (``group.instance.id``), else the consumer protocol.
+    """
+    named = options.get("group.protocol") or client.get("group.protocol")
+    protocol = named or ("classic" if "group.instance.id" in options else "consumer")
+    config = {
+        **client,
+        "group.id": group_id,
+        "group.protocol": protocol,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "fetch.wait.max.ms": 50,
+        **options,
+    }
+    return group_protocol_options({**config, "group.protocol": protocol})
 
 
 def group_protocol_options(config: dict[str, Any]) -> dict[str, Any]:
