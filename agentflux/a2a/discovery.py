@@ -9,10 +9,13 @@ run it
   for ``ttl`` seconds and signed anew when a signer is set
   (``CardPublisher``); on stop it publishes the cards as expired;
 * starts a ``CardRegistry`` and registers the remote agents of ``remote_urls``;
-* makes ``ctx.delegate`` registry-aware (``DiscoveringRequester``): a skill no
-  live agent offers fails at once with ``UnknownSkill``; a skill a remote HTTP
-  agent offers runs there; anything else goes over Kafka as before. An agent
-  that starts later is used as soon as its card arrives.
+* makes ``ctx.delegate`` registry-aware (``DiscoveringRequester``): a skill a
+  live agent on Kafka offers goes over Kafka; else a skill a remote HTTP agent
+  offers runs there; anything else goes over Kafka as before, so a skill whose
+  agents are not live right now (starting, restarting, crashed) is waited for
+  up to the delegation's timeout rather than failed: a fault of the worker
+  stays the worker's. Only a skill no agent has ever offered (its request topic
+  does not exist) fails at once with ``UnknownSkill``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from agentflux.a2a.remote import RemoteSkills, fetch_card
 from agentflux.a2a.signing import TrustPolicy, signer_from_env, trust_from_env
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import ConfigError, TopicNameError, UnknownSkill
+from agentflux.contract.errors import ConfigError, TopicNameError
 from agentflux.contract.tasks import TaskState, TaskStatus
 from agentflux.contract.topics import CARDS_TOPIC, validate_skill_id
 from agentflux.runtime.delegation import Requester, SkillLookup, outcome
@@ -146,12 +149,9 @@ class DiscoveringRequester(Requester):
 
     async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
         offering = self.registry.offering(skill)
-        if not offering:
-            known = sorted({s for x in self.registry.listings().values() for s in x.skills})
-            raise UnknownSkill(f"no live agent offers skill {skill!r}; live skills: {known}")
-        first = offering[0]
-        if first.url is None:
+        if not offering or offering[0].url is None:  # live on Kafka, or not live anywhere: the request waits there
             return await super().delegate(skill, payload, envelope=envelope, timeout=timeout)
+        first = offering[0]
         if self._remote is None:
             self._remote = RemoteSkills()
         declared = self._skill_lookup(skill)
