@@ -11,7 +11,8 @@ Faults stay local to what they hit:
 
 * **Backpressure is per partition.** A partition holding ``max_buffered``
   records (running, waiting for their key, or finished above a slow one) is
-  paused until it holds half as many; the other partitions go on.
+  waited for while it drains, and paused when it is stuck behind one record;
+  the other partitions go on.
 * **Revocation never overlaps.** Records of a revoked partition get
   ``revoke_grace`` seconds to finish; then they are cancelled, and the
   partition is released only once they have stopped.
@@ -38,6 +39,7 @@ ChainKey = tuple[TopicPartition, bytes | None]
 _CANCEL_PATIENCE = 5.0  # seconds a cancelled handler gets to unwind
 _FINAL_COMMIT_PATIENCE = 10.0
 _REJOIN_BACKOFF = 1.0
+_STALL = 1.0  # seconds a full partition's lowest unfinished record may stay before the partition is paused
 
 
 class KeyOrderedConsumer:
@@ -83,6 +85,7 @@ class KeyOrderedConsumer:
         self._running: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._generation: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
+        self._heads: dict[TopicPartition, tuple[int | None, float]] = {}  # a full partition's head, and since when
         self._stopping = asyncio.Event()
         self._failure: BaseException | None = None
         self._consumer: Consumer | None = None
@@ -121,6 +124,7 @@ class KeyOrderedConsumer:
         for tp in owned:
             self._generation.pop(tp, None)  # records of these partitions no longer start
             self._paused.discard(tp)
+            self._heads.pop(tp, None)
         await self._stop_work(owned, grace)
         positions = self._tracker.to_commit(owned)
         self._tracker.forget(owned)
@@ -221,19 +225,42 @@ class KeyOrderedConsumer:
         return True
 
     async def _apply_backpressure(self) -> None:
-        """Pause each partition that holds ``max_buffered`` records; resume it at half (other partitions go on)."""
+        """Keep each partition under ``max_buffered`` held records; a stuck one is paused, the others go on.
+
+        A partition that holds ``max_buffered`` records while its lowest
+        unfinished record moves on is busy: reading waits briefly for it to drain
+        (no pause: pausing makes librdkafka drop what it prefetched, and fetch it
+        again). One whose lowest unfinished record has not moved for ``_STALL``
+        seconds is stuck behind a slow or hung record: it is paused until it holds
+        half as many, and the other partitions are read on meanwhile.
+        """
         assert self._consumer is not None
-        limit, tracker = self.max_buffered, self._tracker
-        full = [tp for tp in self._generation if tp not in self._paused and tracker.in_flight_of(tp) >= limit]
-        if full:
-            await self._consumer.pause(full)
-            self._paused.update(full)
-            log.info("%s: %s hold %d records: paused until half of them finish", self.group_id, _fmt(full), limit)
-        ready = [tp for tp in self._paused if tracker.in_flight_of(tp) <= limit // 2]
-        if ready:
-            await self._consumer.resume(ready)
-            self._paused.difference_update(ready)
-            log.info("%s: resumed %s", self.group_id, _fmt(ready))
+        limit, tracker, loop = self.max_buffered, self._tracker, asyncio.get_running_loop()
+        while True:
+            ready = [tp for tp in self._paused if tracker.in_flight_of(tp) <= limit // 2]
+            if ready:
+                await self._consumer.resume(ready)
+                self._paused.difference_update(ready)
+                log.info("%s: resumed %s", self.group_id, _fmt(ready))
+            busy, stuck, now = False, [], loop.time()
+            for tp in self._generation:
+                if tp in self._paused or tracker.in_flight_of(tp) < limit:
+                    continue
+                head, seen = tracker.head_of(tp), self._heads.get(tp)
+                if seen is None or seen[0] != head:
+                    self._heads[tp] = (head, now)
+                    busy = True
+                elif now - seen[1] >= _STALL:
+                    stuck.append(tp)
+                else:
+                    busy = True
+            if stuck:
+                await self._consumer.pause(stuck)
+                self._paused.update(stuck)
+                log.info("%s: %s stuck behind a record for %gs: paused", self.group_id, _fmt(stuck), _STALL)
+            if not busy or self._stopping.is_set() or self._failure is not None:
+                return
+            await asyncio.sleep(0.005)
 
     def _dispatch(self, record: Record) -> None:
         tp = record.tp

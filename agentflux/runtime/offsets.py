@@ -100,6 +100,11 @@ class PartitionOffsets:
             self._next = pending.popleft() + 1
 
     @property
+    def head(self) -> int | None:
+        """The lowest offset held that has not finished: the commit position cannot pass it."""
+        return self._pending[0] if self._pending else None
+
+    @property
     def in_flight(self) -> int:
         """Records held: read but not yet below the commit position (running, waiting, or finished above it)."""
         return len(self._pending)
@@ -161,6 +166,11 @@ class OffsetTracker:
     def in_flight_of(self, tp: TopicPartition) -> int:
         partition = self._partitions.get(tp)
         return 0 if partition is None else partition.in_flight
+
+    def head_of(self, tp: TopicPartition) -> int | None:
+        """The lowest offset of ``tp`` that has not finished (None when nothing is held)."""
+        partition = self._partitions.get(tp)
+        return None if partition is None else partition.head
 
     def to_commit(self, tps: Iterable[TopicPartition] | None = None) -> dict[TopicPartition, Position]:
         """Positions (with metadata) that changed since the last ``mark_committed``."""

@@ -11,7 +11,7 @@ from agentflux.contract.errors import InvalidMessage
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.deadletter import DeadLetterWriter
 from agentflux.runtime.declarations import Agent, Handler
-from agentflux.runtime.retry import run_attempts, within
+from agentflux.runtime.retry import Watchdog, run_attempts
 from agentflux.transport.base import Record
 
 log = logging.getLogger("agentflux.runtime")
@@ -58,6 +58,7 @@ class EventProcessor:
         self.dead_letters = DeadLetterWriter(
             services.publisher, group=agent.group_id, agent=agent.name, max_bytes=max_message_bytes
         )
+        self.watchdog = Watchdog()
 
     async def __call__(self, record: Record) -> None:
         handler = self.agent.handler_for(record.topic)
@@ -76,9 +77,13 @@ class EventProcessor:
             ctx = Context(
                 agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=number
             )
-            return within(handler.timeout, f"handler {handler.name} for {record.ref}", handler(payload, ctx))
+            return self.watchdog.run(
+                handler.timeout, lambda: f"handler {handler.name} for {record.ref}", handler(payload, ctx)
+            )
 
-        watch = self.services.publisher.transport.watch
-        outcome = await run_attempts(attempt, handler.retry, watch, f"{self.agent.name}: {record.ref}")
+        def what() -> str:
+            return f"{self.agent.name}: {record.ref}"
+
+        outcome = await run_attempts(attempt, handler.retry, self.services.publisher.transport.watch, what)
         if outcome.error is not None:
             await self.dead_letters.send(record, outcome.attempts, outcome.error)

@@ -2,8 +2,8 @@
 
 ``run_attempts`` runs one unit of work (a handler on a record, a skill on a
 task) until it succeeds or its ``RetryPolicy`` gives up. Each attempt is
-bounded by a timeout and cancelled when it expires (``HandlerTimeout``,
-transient, so retried like any transient error). An attempt that failed while
+bounded by a timeout and cancelled when it expires (``Watchdog``;
+``HandlerTimeout``, transient, so retried like any transient error). An attempt that failed while
 the Kafka cluster was lost, or that saw the cluster go away while it ran, does
 not count: the loop waits for the cluster to come back and tries again, so a
 broker outage of any length delays work but never exhausts its retries.
@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from agentflux.contract.errors import HandlerTimeout, Retry
 from agentflux.transport.health import ClusterWatch
@@ -79,26 +79,62 @@ class Outcome(Generic[T]):
     attempts: int
 
 
-async def within(timeout: float | None, what: str, work: Awaitable[T]) -> T:
-    """Await ``work``, cancelling it after ``timeout`` seconds (``HandlerTimeout``); None waits forever."""
-    if timeout is None:
-        return await work
-    limit = asyncio.timeout(timeout)
-    try:
-        async with limit:
+class Watchdog:
+    """Cancels attempts that run past their timeout: one ticker for all of them.
+
+    ``asyncio.timeout`` around every attempt schedules (and cancels) a timer per
+    record; this keeps one task that looks at the running attempts every
+    ``tick`` seconds, so an attempt is cancelled at most ``tick`` seconds after
+    its timeout. The cancelled attempt raises ``HandlerTimeout`` (a
+    ``CancelledError`` of its own, or from elsewhere, propagates unchanged).
+    """
+
+    def __init__(self, tick: float = 0.25) -> None:
+        self.tick = tick
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def run(self, timeout: float | None, what: Callable[[], str], work: Awaitable[T]) -> T:
+        """Await ``work`` in the current task, cancelling it after ``timeout`` seconds; None waits forever."""
+        if timeout is None:
             return await work
-    except TimeoutError:
-        if limit.expired():
-            raise HandlerTimeout(what, timeout) from None
-        raise  # a TimeoutError of the work's own (TaskTimeout, for example)
+        task = asyncio.current_task()
+        assert task is not None
+        self._deadlines[task] = asyncio.get_running_loop().time() + timeout
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._watch(), name="agentflux-watchdog")
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if task in self._expired and task.uncancel() == 0:
+                raise HandlerTimeout(what(), timeout) from None
+            raise
+        finally:
+            del self._deadlines[task]
+            if task in self._expired:
+                self._expired.discard(task)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._deadlines:
+                await asyncio.sleep(self.tick)
+                now = loop.time()
+                for task, deadline in list(self._deadlines.items()):
+                    if deadline <= now and task not in self._expired:
+                        self._expired.add(task)
+                        task.cancel()
+        finally:
+            self._ticker = None
 
 
 async def run_attempts(
-    attempt: Callable[[int], Awaitable[T]], policy: RetryPolicy, watch: ClusterWatch, what: str
+    attempt: Callable[[int], Awaitable[T]], policy: RetryPolicy, watch: ClusterWatch, what: Callable[[], str]
 ) -> Outcome[T]:
     """Call ``attempt(n)`` for n = 1, 2, ... until it returns or ``policy`` gives up (see the module docstring).
 
-    Cancellation is not caught: it ends the loop at once.
+    ``what()`` names the work in log lines. Cancellation is not caught: it ends the loop at once.
     """
     number = 1
     while True:
@@ -107,14 +143,14 @@ async def run_attempts(
             return Outcome(await attempt(number), None, number)
         except Exception as exc:
             if watch.lost or watch.outages != outages:
-                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what, number,
-                         _brief(exc))  # fmt: skip
+                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what(),
+                         number, _brief(exc))  # fmt: skip
                 await watch.wait_back()
                 continue
             if not policy.should_retry(exc, number):
                 return Outcome(None, exc, number)
             delay = policy.delay(exc, number)
-            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what, number, _brief(exc), delay)
+            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what(), number, _brief(exc), delay)
             await asyncio.sleep(delay)
             number += 1
 

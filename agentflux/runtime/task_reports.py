@@ -8,6 +8,7 @@ request, so it carries the request's correlation id and continues its trace.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 
 from agentflux.contract.codec import encode
@@ -17,6 +18,7 @@ from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.runtime.publisher import publish_until_acked
 from agentflux.transport.base import Ack, Transport
 
+log = logging.getLogger("agentflux.runtime")
 ReplyAddress = tuple[str, int | None]
 _PARTITION_TRIES = 3  # then the named reply partition is given up and the result is keyed by task id
 
@@ -39,10 +41,22 @@ class TaskReporter:
             self._transport.watch,
         )
 
-    async def after(self, previous: Awaitable[object], state: TaskState, cause: Envelope) -> Ack:
-        """Record ``state`` once ``previous`` (the record of the state before it) is acknowledged."""
-        await previous
-        return await self.state(state, cause)
+    async def progress(self, state: TaskState, cause: Envelope) -> Ack | None:
+        """Record a state the task passes through (``submitted``, ``working``), once: a failure is logged.
+
+        Never retried, so it can never land after the terminal state, which
+        carries every earlier state's timestamp anyway.
+        """
+        try:
+            return await self._transport.publish(
+                TASKS_TOPIC, encode(state), key=state.task_id.encode(),
+                headers=self._envelope(cause, TASKS_TOPIC, state.task_id).to_headers(),
+            )  # fmt: skip
+        except Exception as exc:
+            log.info(
+                "recording state %s of task %s failed (its terminal state says it): %s", state.state, state.task_id, exc
+            )
+            return None
 
     async def result(self, state: TaskState, cause: Envelope, reply: ReplyAddress) -> Ack:
         """Send a finished task's outcome to its requester's reply address."""

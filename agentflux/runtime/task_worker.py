@@ -38,7 +38,7 @@ from agentflux.runtime.deadletter import DeadLetterWriter
 from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import read_envelope, unreadable
-from agentflux.runtime.retry import run_attempts, within
+from agentflux.runtime.retry import Watchdog, run_attempts
 from agentflux.runtime.skills import Skill
 from agentflux.runtime.task_cancel import TaskCancels, is_cancel
 from agentflux.runtime.task_reports import ReplyAddress, TaskReporter, within_limit
@@ -61,6 +61,7 @@ class SkillProcessor:
         self.max_message_bytes = max_message_bytes
         self.store = store or TaskStore()
         self.cancels = TaskCancels()
+        self.watchdog = Watchdog()
         self.transport = services.publisher.transport
         self.reports = TaskReporter(self.transport, source=agent.name)
         self.dead_letters = DeadLetterWriter(
@@ -120,25 +121,24 @@ class SkillProcessor:
             await self.reports.state(submitted, envelope)
             await self._finish(submitted.advance(TaskStatus.REJECTED, error=error_info(exc)), envelope, reply)
             return
-        first = asyncio.ensure_future(self.reports.state(submitted, envelope))
         reason = self.cancels.requested(task_id)
         if reason is not None:  # cancelled before it started
             final = submitted.advance(TaskStatus.CANCELED, error=TaskErrorInfo(type="TaskCanceled", message=reason))
-            await self._finish(final, envelope, reply, previous=first)
+            await self._finish(final, envelope, reply)
             return
         working = submitted.advance(TaskStatus.WORKING)
-        second = asyncio.ensure_future(self.reports.after(first, working, envelope))
+        # Both are sent now, in this order (tasks start in creation order), while the handler runs.
+        progress = [asyncio.ensure_future(self.reports.progress(s, envelope)) for s in (submitted, working)]
         final = within_limit(await self._execute(skill, task, record, envelope, working), self.max_message_bytes)
-        await self._finish(final, envelope, reply, previous=second)
+        await self._finish(final, envelope, reply, previous=progress)
 
     async def _finish(
-        self, final: TaskState, envelope: Envelope, reply: ReplyAddress, previous: asyncio.Future[Any] | None = None
+        self, final: TaskState, envelope: Envelope, reply: ReplyAddress, previous: Sequence[asyncio.Future[Any]] = ()
     ) -> None:
-        # The terminal state goes to the log before the requester hears the outcome: an outcome
-        # anyone saw is never run again, even if this process dies a moment later. It is
-        # written after the earlier states, so it is the one compaction keeps.
-        if previous is not None:
-            await previous
+        # The terminal state is written after the earlier states are acknowledged, so it is the record
+        # compaction keeps; and before the requester hears the outcome, so an outcome anyone saw is
+        # never run again, even if this process dies a moment later.
+        await asyncio.gather(*previous)
         await self.reports.state(final, envelope)
         await self.reports.result(final, envelope, reply)
         self.store.put(final)
@@ -164,9 +164,11 @@ class SkillProcessor:
                     agent=self.agent.name, envelope=envelope, record=record, services=self.services,
                     attempt=number, cancellation=cancellation,
                 )  # fmt: skip
-                return within(skill.timeout, f"skill {skill.id} (task {task_id})", skill(task, ctx))
+                return self.watchdog.run(skill.timeout, lambda: f"skill {skill.id} (task {task_id})", skill(task, ctx))
 
-            what = f"{self.agent.name}: task {task_id} ({skill.id})"
+            def what() -> str:
+                return f"{self.agent.name}: task {task_id} ({skill.id})"
+
             try:
                 outcome = await run_attempts(attempt, skill.retry, self.transport.watch, what)
             except asyncio.CancelledError:
