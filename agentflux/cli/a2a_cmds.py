@@ -117,16 +117,14 @@ def show(
 def gateway(
     app_ref: Annotated[str | None, typer.Argument(help="Serve this app's agents (default: every live agent)")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65535)] = 8080,
     public_url: Annotated[str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")] = None,
     bootstrap: Bootstrap = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
 ) -> None:
     """Serve agents over A2A (JSON-RPC and HTTP+JSON) at http://HOST:PORT/agents/{name}."""
-    import uvicorn
-
     from agentflux.a2a.signing import signer_from_env, trust_from_env
-    from agentflux.cli.run_cmd import configure_logging
+    from agentflux.cli.logs import configure_logging, serve_asgi
 
     a2a = _a2a()
     configure_logging(log_level)
@@ -147,8 +145,7 @@ def gateway(
         )
         _err.print(f"agentflux gateway: serving {source.names()} at {url}/agents/{{name}}")
         try:
-            config = uvicorn.Config(gw, host=host, port=port, log_level=log_level.lower(), lifespan="on")
-            await uvicorn.Server(config).serve()
+            await serve_asgi(gw, host=host, port=port, log_level=log_level)
         finally:
             if registry is not None:
                 await registry.close()

@@ -37,10 +37,12 @@ def _load(bootstrap: str | None) -> list[DeadLetter]:
 
 
 @dlq.command("list")
-def list_(bootstrap: Bootstrap = None, limit: int = 50) -> None:
-    """List dead letters, newest last."""
+def list_(
+    bootstrap: Bootstrap = None, limit: Annotated[int, typer.Option(min=1, help="Show the newest N")] = 50
+) -> None:
+    """List dead letters by when they failed, newest last; a redriven one says where it went."""
     letters = _load(bootstrap)
-    table = Table("id", "source", "group", "attempts", "error", "failed at")
+    table = Table("id", "source", "group", "attempts", "error", "failed at", "redriven")
     for letter in letters[-limit:]:
         i = letter.info
         table.add_row(
@@ -50,6 +52,7 @@ def list_(bootstrap: Bootstrap = None, limit: int = 50) -> None:
             i.get("attempts", ""),
             f"{i.get('error_type')}: {i.get('error_message', '')[:80]}",
             i.get("failed_at", ""),
+            ", ".join(f"-> {to}" for to in letter.redriven_to),
         )
     _out.print(table)
     _err.print(f"{len(letters)} dead letter(s) in {DEAD_LETTER_TOPIC}")

@@ -29,12 +29,18 @@ def load_object(ref: str, expected: type | tuple[type, ...] | None = None) -> An
             module = importlib.import_module(module_name)
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ConfigError(f"cannot import {module_name!r} (from {ref!r}): {exc}") from exc
+    except SyntaxError as exc:
+        raise ConfigError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg} (importing {ref!r})") from exc
+    except Exception as exc:  # the module raised while it was imported
+        raise ConfigError(f"importing {module_name!r} (from {ref!r}) raised {type(exc).__name__}: {exc}") from exc
     try:
         obj = getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (from {ref!r})") from None
     if expected is not None and not isinstance(obj, expected):
-        raise ConfigError(f"{ref!r} is a {type(obj).__name__}, expected {expected}")
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        wanted = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{ref!r} is a {type(obj).__name__}, expected {wanted}")
     return obj
 
 

@@ -33,7 +33,9 @@ def _broker(data_dir: Path | None, port: int | None = None) -> LocalBroker:
 
 
 def up(
-    port: Annotated[int | None, typer.Option("--port", help="Client port (default: as before, or a free one).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Client port (default: as before, or a free one).", min=1, max=65535)
+    ] = None,
     data_dir: DataDirOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker to answer.")] = 60,
 ) -> None:

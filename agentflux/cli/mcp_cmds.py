@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Annotated
 
@@ -15,7 +16,9 @@ mcp = typer.Typer(no_args_is_help=True, help="The agent mesh as an MCP server.")
 
 @mcp.command()
 def serve(
-    http: Annotated[int | None, typer.Option(help="Serve streamable HTTP on 127.0.0.1:PORT (default: stdio)")] = None,
+    http: Annotated[
+        int | None, typer.Option(help="Serve streamable HTTP on 127.0.0.1:PORT (default: stdio)", min=1, max=65535)
+    ] = None,
     app_ref: Annotated[
         str | None, typer.Option("--app", help="module:app, to validate inputs and type results of its skills")
     ] = None,
@@ -25,7 +28,7 @@ def serve(
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL", help="Log level (to stderr)")] = "warning",
 ) -> None:
     """Serve list_agents, publish_event, delegate_task, get_task, find_by_correlation and the dead letters."""
-    from agentflux.cli.run_cmd import configure_logging
+    from agentflux.cli.logs import configure_logging, serve_asgi
 
     configure_logging(log_level)
     from agentflux.mcp.mesh import build_mesh_server
@@ -42,4 +45,5 @@ def serve(
         server.run()
     else:
         typer.echo(f"agentflux mesh MCP server on http://127.0.0.1:{http}/mcp (pid {os.getpid()})", err=True)
-        server.run("streamable-http", host="127.0.0.1", port=http)
+        asgi = server.streamable_http_app(host="127.0.0.1")
+        asyncio.run(serve_asgi(asgi, host="127.0.0.1", port=http, log_level=log_level))

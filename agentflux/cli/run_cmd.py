@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Annotated
 
@@ -11,17 +10,10 @@ import typer
 
 from agentflux.cli.a2a_cmds import discovery_plugins
 from agentflux.cli.loading import load_object
+from agentflux.cli.logs import configure_logging
 from agentflux.mcp.app_tools import tool_pool_for
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.runner import AppRunner, kafka_transport
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
 
 
 def run(
@@ -35,10 +27,18 @@ def run(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap-servers", "-b", help="Kafka brokers, host:port (wins over the app's and the environment's)"
+        ),
+    ] = None,
 ) -> None:
     """Run the agents of an app until SIGTERM or Ctrl-C (then finish in-flight work and commit)."""
     configure_logging(log_level)
     app = load_object(app_ref, AgentApp)
+    if bootstrap:
+        app.bootstrap_servers = bootstrap
     tools = tool_pool_for(app)
     transport = kafka_transport(app, instance_id=instance_id, connect_timeout=None)  # started in an outage: wait
     runner = AppRunner(app, transport, agents=agent, tools=tools, plugins=discovery_plugins())

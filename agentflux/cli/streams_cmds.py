@@ -7,7 +7,6 @@ for example ``examples.predictive_maintenance:job``. Progress goes to stderr;
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 
 from agentflux.cli.loading import load_object
+from agentflux.cli.logs import configure_logging
 from agentflux.streams import StreamJob
 from agentflux.streams.engines import ENGINES, run_job, start_flink, wait_flink
 from agentflux.streams.flink_engine import ENV_IDLE_TIMEOUT, parse_idle_timeout
@@ -66,7 +66,7 @@ def run(
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "warning",
 ) -> None:
     """Run a job until Ctrl-C or SIGTERM."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    configure_logging(log_level)
     job = _job(job_ref)
     kafka = KafkaSettings.resolve(bootstrap_servers)
     options: dict[str, Any]

@@ -125,6 +125,7 @@ class MeshService:
                 "key": (d.record.key or b"").decode("utf-8", "replace") or None,
                 **d.info,
                 "value": (d.record.value or b"").decode("utf-8", "replace"),
+                "redriven_to": d.redriven_to,
             }
             for d in letters[-limit:]
         ]

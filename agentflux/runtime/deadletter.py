@@ -4,14 +4,17 @@ A dead letter keeps the original key, value and headers unchanged and adds
 ``dlq_*`` headers (``contract.deadletter``). ``DeadLetterWriter`` is the one
 writer every consumer of the runtime uses. Redriving strips the ``dlq_*``
 headers again and re-publishes the record to its source topic, where its
-group will consume it as a new record.
+group will consume it as a new record; then it appends a *redrive marker* to
+the dead-letter topic (no value; ``dlq_redrive_of`` names the letter,
+``dlq_redriven_to`` where it went), so ``read_dead_letters`` can say which
+letters were redriven. Markers are not letters.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentflux.contract.deadletter import (
     PREFIX,
@@ -20,12 +23,15 @@ from agentflux.contract.deadletter import (
     dead_letter_headers,
     fit_within,
 )
+from agentflux.contract.envelope import now_rfc3339
 from agentflux.contract.errors import ConfigError, MessageTooLarge
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.runtime.publisher import Publisher, publish_until_acked
 from agentflux.transport.base import Ack, Headers, Record, Transport
 
 __all__ = ["PREFIX", "SOURCE_TOPIC", "DeadLetter", "DeadLetterWriter", "read_dead_letters", "redrive"]
+REDRIVE_OF = "dlq_redrive_of"
+REDRIVEN_TO = "dlq_redriven_to"
 log = logging.getLogger("agentflux.runtime")
 _LAST_RESORT_BYTES = 16 * 1024
 
@@ -88,6 +94,7 @@ class DeadLetter:
 
     record: Record
     info: dict[str, str]
+    redriven_to: list[str] = field(default_factory=list)  # where redrives sent it, oldest first
 
     @property
     def id(self) -> str:
@@ -115,8 +122,18 @@ class DeadLetter:
 
 
 async def read_dead_letters(transport: Transport) -> list[DeadLetter]:
-    """Every dead letter currently in the topic, oldest first per partition."""
-    return [DeadLetter.from_record(r) for r in await transport.read_all(DEAD_LETTER_TOPIC)]
+    """Every dead letter in the topic, oldest first (by when it failed), each with where it was redriven."""
+    letters: list[DeadLetter] = []
+    redriven: dict[str, list[str]] = {}
+    for record in await transport.read_all(DEAD_LETTER_TOPIC):
+        headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}
+        if REDRIVE_OF in headers:
+            redriven.setdefault(headers[REDRIVE_OF], []).append(headers.get(REDRIVEN_TO, "?"))
+        else:
+            letters.append(DeadLetter.from_record(record))
+    for letter in letters:
+        letter.redriven_to.extend(redriven.get(letter.id, ()))
+    return sorted(letters, key=lambda d: (d.info.get("failed_at", ""), d.record.partition, d.record.offset))
 
 
 async def redrive(transport: Transport, letter: DeadLetter) -> Ack:
@@ -130,4 +147,11 @@ async def redrive(transport: Transport, letter: DeadLetter) -> Ack:
             f"the whole record is at {where}"
         )
     record = letter.record
-    return await transport.publish(letter.source_topic, record.value, key=record.key, headers=letter.original_headers())
+    ack = await transport.publish(letter.source_topic, record.value, key=record.key, headers=letter.original_headers())
+    marker = [
+        (REDRIVE_OF, letter.id.encode()),
+        (REDRIVEN_TO, f"{ack.topic}/{ack.partition}/{ack.offset}".encode()),
+        ("dlq_redriven_at", now_rfc3339().encode()),
+    ]
+    await transport.publish(DEAD_LETTER_TOPIC, None, key=record.key, headers=marker)
+    return ack

@@ -17,19 +17,29 @@ from agentflux.transport.base import Record
 log = logging.getLogger("agentflux.runtime")
 
 
-def read_envelope(record: Record, max_bytes: int) -> Envelope:
-    """The record's envelope; raises InvalidMessage for oversized values and bad headers."""
+def read_envelope(record: Record, max_bytes: int, noted: set[str] | None = None) -> Envelope:
+    """The record's envelope; raises InvalidMessage for oversized values and bad headers.
+
+    A record from a producer outside agentflux (no ``ce_id`` or correlation id)
+    is given them, and that is logged at INFO once per topic in ``noted``
+    (every time when ``noted`` is None), then at DEBUG.
+    """
     size = len(record.value or b"")
     if size > max_bytes:
         raise InvalidMessage(f"value is {size} bytes; the limit is {max_bytes} bytes (max_message_bytes)")
     envelope = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic)
     if envelope.assigned:
-        log.info(
-            "record %s arrived without %s; assigned id=%s correlation_id=%s",
+        first = noted is None or record.topic not in noted
+        if noted is not None:
+            noted.add(record.topic)
+        log.log(
+            logging.INFO if first else logging.DEBUG,
+            "record %s arrived without %s; assigned id=%s correlation_id=%s%s",
             record.ref,
             " or ".join(envelope.assigned),
             envelope.id,
             envelope.correlation_id,
+            " (said once per topic)" if first and noted is not None else "",
         )
     return envelope
 
@@ -59,13 +69,14 @@ class EventProcessor:
             services.publisher, group=agent.group_id, agent=agent.name, max_bytes=max_message_bytes
         )
         self.watchdog = Watchdog()
+        self.noted: set[str] = set()  # topics whose records come without envelopes, already said
 
     async def __call__(self, record: Record) -> None:
         handler = self.agent.handler_for(record.topic)
         if handler is None:  # subscribed through a pattern or a stale subscription
             return
         try:
-            envelope = read_envelope(record, self.max_message_bytes)
+            envelope = read_envelope(record, self.max_message_bytes, self.noted)
             payload = decode(record.value, handler.payload_type)
         except Exception as exc:  # any input at all: a dead letter, never a crash
             await self.dead_letters.send(record, 0, unreadable(exc))

@@ -62,6 +62,7 @@ class SkillProcessor:
         self.store = store or TaskStore()
         self.cancels = TaskCancels()
         self.watchdog = Watchdog()
+        self.noted: set[str] = set()
         self.transport = services.publisher.transport
         self.reports = TaskReporter(self.transport, source=agent.name)
         self.dead_letters = DeadLetterWriter(
@@ -86,7 +87,7 @@ class SkillProcessor:
             self.cancels.request(record)
             return
         try:
-            envelope = read_envelope(record, self.max_message_bytes)
+            envelope = read_envelope(record, self.max_message_bytes, self.noted)
             reply = self._reply_address(skill, envelope.reply_to)
             data = parse_json(record.value) if record.value is not None else _missing()
         except Exception as exc:  # any input at all: a dead letter (and a rejection if the requester is known)
@@ -144,14 +145,11 @@ class SkillProcessor:
         self.store.put(final)
         self.cancels.done(final.task_id)
         if final.state is not TaskStatus.COMPLETED:
-            log.warning(
-                "%s: task %s (%s) %s: %s",
-                self.agent.name,
-                final.task_id,
-                final.skill,
-                final.state,
-                final.error.message if final.error else "",
-            )
+            asked = final.error is not None and final.error.type == "InputRequired"  # a question, not a failure
+            level = logging.INFO if asked or final.state is TaskStatus.CANCELED else logging.WARNING
+            what = "asks for input" if asked else str(final.state)
+            reason = final.error.message if final.error else ""
+            log.log(level, "%s: task %s (%s) %s: %s", self.agent.name, final.task_id, final.skill, what, reason)
 
     async def _execute(
         self, skill: Skill, task: BaseModel, record: Record, envelope: Envelope, working: TaskState

@@ -60,6 +60,7 @@ class EmbeddedSettings:
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     processing_guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
     commit_interval: float = 5.0
+    #: Quix Streams' own log level (its loggers then go through the root logger's handlers and format).
     log_level: str = "WARNING"
     #: Called with (topic, partition, offset) after each source record is processed: for metrics and benchmarks.
     on_processed: Callable[[str, int, int], None] | None = None
@@ -100,6 +101,7 @@ class EmbeddedEngine:
         job = job.checked()
         s = self.settings
         group = s.group_id or f"agentflux.streams.{job.name}"
+        logging.getLogger("quixstreams").setLevel(s.log_level.upper())
         self.dead_letters = DeadLetterProducer(self.kafka, group=group, job=job.name)
         connection, extra = _split_config(self.kafka)
         app = Application(
@@ -108,7 +110,7 @@ class EmbeddedEngine:
             processing_guarantee=s.processing_guarantee, on_consumer_error=self._on_consumer_error,
             consumer_extra_config={**extra, **self.kafka.consumer_config},
             producer_extra_config={**extra, **self.kafka.producer_config},
-            loglevel=logging.getLevelNamesMapping()[s.log_level.upper()], on_message_processed=s.on_processed,
+            loglevel=None, on_message_processed=s.on_processed,
         )  # fmt: skip
         src, snk = job.src, job.snk
         source = app.topic(

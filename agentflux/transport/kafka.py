@@ -14,7 +14,7 @@ from agentflux.contract.errors import BrokerUnavailable, LifecycleError, Transpo
 from agentflux.contract.topics import TopicSpec
 from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config, cluster_watch
+from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 from agentflux.transport.kafka_consumer import KafkaConsumer
 from agentflux.transport.kafka_producer import AsyncProducer
 from agentflux.transport.kafka_reader import read_topic
@@ -40,7 +40,7 @@ class KafkaTransport:
     async def start(self) -> None:
         if self._producer is not None:
             return
-        self._admin = AdminClient(client_config(self.settings, self.watch))
+        self._admin = make_client(AdminClient, client_config(self.settings, self.watch))
         await wait_for_broker(self._admin, self.settings.bootstrap_servers, self.settings.connect_timeout, self.watch)
         self._producer = AsyncProducer(self.settings, self.watch)
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from agentflux.contract.errors import ConfigError
 from agentflux.transport.health import ClusterWatch, Probe, watch_for
 from agentflux.transport.settings import KafkaSettings
 
@@ -38,6 +39,7 @@ _EXPECTED = (
 )
 _OUTAGE_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
 ErrorCallback = Callable[[KafkaError], None]
+Client = TypeVar("Client", Producer, Consumer, AdminClient)
 
 
 class LibrdkafkaLog:
@@ -104,3 +106,15 @@ def client_config(
 def _quiet(settings: KafkaSettings) -> dict[str, Any]:
     return {"reconnect.backoff.max.ms": 1000, "logger": LIBRDKAFKA_LOG, "error_cb": lambda _e: None,
             **settings.base_config()}  # fmt: skip
+
+
+def make_client(kind: type[Client], config: dict[str, Any]) -> Client:
+    """A librdkafka client of ``kind``; an invalid setting is a ``ConfigError`` naming it, not a KafkaException."""
+    try:
+        return kind(config)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        reason = err.str() if isinstance(err, KafkaError) else str(exc)
+        raise ConfigError(
+            f"invalid Kafka client setting: {reason} (settings come from AGENTFLUX_KAFKA_* variables and client_config)"
+        ) from exc

@@ -44,7 +44,7 @@ from confluent_kafka import TopicPartition as _TP
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
 from agentflux.transport.base import AssignCallback, Position, Positions, Record, RevokeCallback, TopicPartition
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config
+from agentflux.transport.kafka_client import client_config, make_client
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -91,7 +91,7 @@ class KafkaConsumer:
             **settings.consumer_config, **(extra or {}),
         })  # fmt: skip
         self._group = group_id
-        self._consumer = _Consumer(config)
+        self._consumer = make_client(_Consumer, config)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"consumer-{group_id}")
         self._loop = asyncio.get_running_loop()
         self._on_assigned = on_assigned

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from agentflux.contract.errors import MessageTooLarge, PublishError
 from agentflux.transport.base import Ack, Headers
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config
+from agentflux.transport.kafka_client import client_config, make_client
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -44,7 +44,7 @@ class AsyncProducer:
             **settings.producer_config,
             **(extra or {}),
         }
-        self._producer = Producer(self._config)
+        self._producer = make_client(Producer, self._config)
         self._fatal = False
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve_reports, name="agentflux-producer", daemon=True)

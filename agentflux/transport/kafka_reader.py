@@ -14,18 +14,19 @@ from confluent_kafka import TopicPartition as _TP
 
 from agentflux.contract.errors import TransportError
 from agentflux.transport.base import Record
-from agentflux.transport.kafka_client import client_config, cluster_watch
+from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 from agentflux.transport.settings import KafkaSettings
 
 
 def read_topic(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> list[Record]:
-    consumer = Consumer(
+    consumer = make_client(
+        Consumer,
         {
             **client_config(settings, cluster_watch(settings)),
             "group.id": f"agentflux-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-        }
+        },
     )
     try:
         metadata = consumer.list_topics(topic, timeout=10)

@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from agentflux.contract.errors import ConsumerFailed, LifecycleError, TransportError
 from agentflux.transport.base import Record, TopicPartition
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config
+from agentflux.transport.kafka_client import client_config, make_client
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -63,9 +63,9 @@ class KafkaTail:
             "fetch.wait.max.ms": 100,
             **settings.consumer_config,
         }
-        self._consumer = Consumer(config)
-        self._admin_client: AdminClient | None = AdminClient(
-            {**client_config(settings, watch), "allow.auto.create.topics": False}
+        self._consumer = make_client(Consumer, config)
+        self._admin_client: AdminClient | None = make_client(
+            AdminClient, {**client_config(settings, watch), "allow.auto.create.topics": False}
         )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentflux-tail")
         self._closed = False

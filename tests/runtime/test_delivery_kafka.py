@@ -175,6 +175,11 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
     )
     assert redriven.returncode == 0, redriven.stderr
     assert f"{topic}/0/101" in redriven.stdout
+    relisted = await asyncio.to_thread(
+        subprocess.run, [*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    row = next(line for line in relisted.stdout.splitlines() if letter.id in line)
+    assert f"-> {topic}/0/101" in row  # marked as redriven, and where to
     fixed = True
     await _run_until(app, kafka_bootstrap, lambda: "poison" in handled)
     assert handled.count("poison") == 1

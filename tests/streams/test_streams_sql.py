@@ -167,4 +167,4 @@ def test_cli_prints_the_sql() -> None:
         [sys.executable, "-m", "agentflux.cli.main", "streams", "sql", "streams_fixture:nope"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
     )  # fmt: skip
-    assert bad.returncode == 1 and "no attribute 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "no attribute 'nope'" in bad.stderr  # a configuration error

@@ -1,0 +1,138 @@
+"""``agentflux publish TOPIC [JSON]`` and ``agentflux tail TOPIC``: feed an event topic and watch one.
+
+``publish`` sends a JSON value with an envelope, exactly as ``ctx.publish`` does
+from a handler, except that it starts a correlation of its own (or joins
+``--correlation-id``); it provisions the topic on first use like the runtime.
+``tail`` prints each record of a topic, its envelope and its decoded value,
+one line each, following until Ctrl-C (or ``--limit`` records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from agentflux.contract.envelope import Envelope
+from agentflux.contract.errors import ConfigError, EnvelopeError, TopicNameError
+from agentflux.contract.topics import EVENT_TOPIC, TopicSpec, event_type
+from agentflux.runtime.publisher import Publisher
+from agentflux.transport.base import Record, TopicPartition
+from agentflux.transport.kafka import KafkaTransport
+from agentflux.transport.settings import KafkaSettings
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True)
+Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
+Topic = Annotated[str, typer.Argument(help="An event topic, {domain}.{event-type}.v{N}")]
+
+
+def _event_topic(topic: str) -> str:
+    if not EVENT_TOPIC.match(topic):
+        raise TopicNameError(f"{topic!r} is not an event topic: expected {{domain}}.{{event-type}}.v{{N}}")
+    return topic
+
+
+def _payload(value: str | None, file: Path | None) -> Any:
+    if (value is None) == (file is None):
+        raise typer.BadParameter("give the value as an argument or with --file, not both", param_hint="VALUE")
+    text = file.read_text() if file is not None else value or ""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="VALUE") from None
+
+
+def publish(
+    topic: Topic,
+    value: Annotated[str | None, typer.Argument(help='The JSON value, e.g. \'{"order_id": "o1"}\'')] = None,
+    key: Annotated[str | None, typer.Option(help="The record key (records with one key stay in order)")] = None,
+    file: Annotated[Path | None, typer.Option(help="Read the JSON value from this file", exists=True)] = None,
+    correlation_id: Annotated[str | None, typer.Option(help="Join this correlation (default: a new one)")] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Publish one JSON event to a topic, with an envelope, as an agent would."""
+    payload = _payload(value, file)
+    _event_topic(topic)
+
+    async def send() -> str:
+        transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
+        await transport.start()
+        try:
+            envelope = Envelope.new(source="cli", type=event_type(topic), correlation_id=correlation_id)
+            ack = await Publisher(transport, lambda name: TopicSpec(name)).publish(
+                topic, payload, envelope=envelope, key=key
+            )
+        finally:
+            await transport.close()
+        where = f"{ack.topic}/{ack.partition}/{ack.offset}"
+        return f"published {where} id={envelope.id} correlation_id={envelope.correlation_id}"
+
+    _out.print(escape(asyncio.run(send())))
+
+
+def tail(
+    topic: Topic,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest record")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many records")] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Print a topic's records as they arrive: where, key, envelope and value, one line each (Ctrl-C stops)."""
+    _event_topic(topic)
+    try:
+        asyncio.run(_follow(topic, from_beginning, limit, bootstrap))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+async def _follow(topic: str, from_beginning: bool, limit: int | None, bootstrap: str | None) -> None:
+    transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
+    await transport.start()
+    tail = transport.tail()
+    try:
+        count = await tail.partition_count(topic)
+        if count == 0:
+            raise ConfigError(f"topic {topic!r} does not exist")
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        start = await (tail.offsets_at(partitions, 0) if from_beginning else tail.end_offsets(partitions))
+        await tail.assign(start)
+        _err.print(
+            f"following {topic} ({count} partitions) from the {'start' if from_beginning else 'end'}; Ctrl-C stops"
+        )
+        shown = 0
+        while limit is None or shown < limit:
+            for record in await tail.poll(100, 0.5):
+                _out.print(escape(describe(record)))
+                shown += 1
+                if limit is not None and shown >= limit:
+                    break
+    finally:
+        await tail.close()
+        await transport.close()
+
+
+def describe(record: Record) -> str:
+    """One line for a record: ``topic/partition/offset key=... type from source correlation=... value``."""
+    key = (record.key or b"").decode("utf-8", "replace") or "-"
+    try:
+        env = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic)
+        about = f"{env.type} from {env.source} correlation={env.correlation_id}"
+    except EnvelopeError as exc:
+        about = f"(malformed envelope: {exc})"
+    value: Any = (record.value or b"").decode("utf-8", "replace")
+    try:
+        value = json.dumps(json.loads(value), separators=(",", ":"))
+    except ValueError:
+        pass
+    return f"{record.ref} key={key} {about} {value}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(publish)
+    app.command()(tail)
