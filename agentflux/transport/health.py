@@ -48,6 +48,7 @@ class ClusterWatch:
         self._prober: threading.Thread | None = None
         self._last_outage: tuple[int, int | None] | None = None  # epoch ms: (lost at, back at)
         self.outages = 0  # completed or ongoing outages since the watch was made
+        self.reached = False  # whether anything ever succeeded against the cluster
 
     @property
     def lost(self) -> bool:
@@ -84,6 +85,7 @@ class ClusterWatch:
 
     def mark_back(self) -> None:
         """Something succeeded against the cluster."""
+        self.reached = True
         if not self._suspect and self._lost_since is None:
             return  # the common case, without the lock
         with self._lock:

@@ -113,6 +113,9 @@ async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float | N
 
     With ``timeout`` None it waits as long as it takes, saying so once, and the
     wait counts as an outage for ``watch`` (one INFO when the cluster answers).
+    Once the process has reached the cluster, a failure here (a second client
+    starting just as the broker comes back) only makes the cluster suspect: the
+    watch's probe decides, so a blip logs nothing and a real outage one WARNING.
     """
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
@@ -124,7 +127,9 @@ async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float | N
             return
         except KafkaException as exc:
             last = exc.args[0].str() if exc.args else str(exc)
-        if deadline is None and not watch.lost:
+        if deadline is None and not watch.lost and watch.reached:
+            watch.mark_down(last)
+        elif deadline is None and not watch.lost:
             log.warning(
                 "no Kafka broker answers at %s yet (%s); waiting for one (start it with `agentflux up`, "
                 "or set AGENTFLUX_BOOTSTRAP_SERVERS)", bootstrap, last,
