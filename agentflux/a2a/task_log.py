@@ -13,7 +13,7 @@ of the log, so every replica computes the same view:
 * a snapshot is accepted when its ``prev_version`` is the folded version (a
   compare-and-set decided by log order), or when it moves a non-terminal task
   to ``canceled`` (the spec's cancel override);
-* a terminal task never changes again;
+* a terminal A2A task never changes again;
 * a worker state counts only for a task that has no snapshot (a task
   delegated inside the mesh, shown read-only) and never bumps the version of one.
 
@@ -147,8 +147,8 @@ class TaskLog:
         current = self._folded.get(key)
         if current is not None and current.version >= version:
             return False  # already folded
-        if current is not None and current.task.status.state in TERMINAL:
-            return False
+        if current is not None and current.source != "worker" and current.task.status.state in TERMINAL:
+            return False  # a finished A2A task stays finished (a worker's view of it does not count)
         task = task_from_json(info.task)
         base = 0 if current is None or current.source == "worker" else current.version
         cancel = task.status.state == A2AState.TASK_STATE_CANCELED and current is not None

@@ -85,17 +85,18 @@ class KafkaTaskStore(VersionedTaskStore):
     ) -> TaskVersion:
         owner = resolve_user_scope(context)
         current = self._log.get(task.id)
-        if current is not None and (current.agent != self.agent or current.task.status.state in TERMINAL):
+        # A task known only from its worker's states (a fast first turn can finish before the
+        # gateway saves the task at all) is a mesh view, not an A2A task: snapshots supersede it.
+        a2a = current if current is not None and current.source != "worker" else None
+        if a2a is not None and (a2a.agent != self.agent or a2a.task.status.state in TERMINAL):
             raise ConcurrentTaskModificationError(task.id)
-        base = TaskVersion.MISSING if current is None or current.source == "worker" else TaskVersion(current.version)
+        base = TaskVersion.MISSING if a2a is None else TaskVersion(a2a.version)
         if task.status.state == A2AState.TASK_STATE_CANCELED:
             if current is None:
                 raise ConcurrentTaskModificationError(task.id)
         elif prev_version != base:
             raise ConcurrentTaskModificationError(task.id)
-        return await self.write(
-            task, event, owner=owner, base=0 if current is None or current.source == "worker" else current.version
-        )
+        return await self.write(task, event, owner=owner, base=0 if a2a is None else a2a.version)
 
     async def write(self, task: Task, event: Any | None, *, owner: str, base: int) -> TaskVersion:
         """Write a snapshot of ``task`` made on version ``base`` (the log's fold decides whether it counts)."""

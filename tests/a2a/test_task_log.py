@@ -111,3 +111,36 @@ async def test_the_view_keeps_the_most_recently_changed_tasks() -> None:
         assert [task_log.get(t) is not None for t in ("a", "b", "c")] == [False, True, True]
     finally:
         await task_log.close()
+
+
+async def test_a_worker_that_finishes_before_the_first_snapshot_does_not_lock_the_task_out(
+    log: tuple[TaskLog, MemoryTransport],
+) -> None:
+    """A fast skill's worker may write its whole first turn before the gateway saves the task at all.
+
+    Its terminal worker state is a mesh view of the task, not the A2A task: the gateway's
+    snapshots, from the first one (``prev_version`` 0) on, must still be accepted and saved.
+    """
+    from a2a.server.cluster import TaskVersion
+    from a2a.server.context import ServerCallContext
+
+    from agentflux.a2a.task_store import KafkaTaskStore
+
+    task_log, transport = log
+    headers = Envelope.new(source="agent-a", type=WORKER_TYPE).to_headers()
+    for state in (Worker.SUBMITTED, Worker.WORKING, Worker.COMPLETED):
+        record = TaskState(task_id="t1", skill="s", state=state, correlation_id="t1", worker="a@h:1")
+        await transport.publish(TASKS_TOPIC, encode(record), key=b"t1", headers=headers)
+    await settled(task_log)
+    store = KafkaTaskStore(task_log, transport, agent="a")
+    context = ServerCallContext()
+    task = Task(id="t1", context_id="c", status=TaskStatus(state=S.TASK_STATE_SUBMITTED))
+    v1 = await store.save(task, event=task, prev=None, prev_version=TaskVersion.MISSING, context=context)
+    task.status.state = S.TASK_STATE_WORKING
+    v2 = await store.save(task, event=None, prev=None, prev_version=v1, context=context)
+    task.status.state = S.TASK_STATE_COMPLETED
+    v3 = await store.save(task, event=None, prev=None, prev_version=v2, context=context)
+    await settled(task_log)
+    found = task_log.get("t1")
+    assert found is not None and found.source == "a2a"
+    assert found.task.status.state == S.TASK_STATE_COMPLETED and TaskVersion(found.version) == v3
