@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import console, verdict
+from common import console, kafka_client, verdict
 from confluent_kafka import Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -109,8 +109,8 @@ def count(db: sqlite3.Connection, kind: str, prefix: str) -> int:
 
 
 def produce_records(bootstrap: str, topic: str, total: int, rate: float, stop: threading.Event) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True,
-                         "reconnect.backoff.max.ms": 1000, "error_cb": lambda _e: None, "log_level": 0})  # fmt: skip
+    producer = kafka_client(Producer, bootstrap, {"linger.ms": 5, "enable.idempotence": True,
+                                                  "error_cb": lambda _e: None, "log_level": 0})  # fmt: skip
     started = time.monotonic()
     for n in range(total):
         if stop.is_set():
@@ -267,7 +267,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             for slot in range(WORKERS):
                 workers.start(slot)
-            marker = Producer({"bootstrap.servers": bootstrap, "error_cb": lambda _e: None, "log_level": 0})
+            marker = kafka_client(Producer, bootstrap, {"error_cb": lambda _e: None, "log_level": 0})
             async with AgentClient(bootstrap, name="chaos") as client:
                 with console.status("waiting for the workers to provision their topics"):
                     while True:

@@ -19,7 +19,7 @@ import asyncio
 import time
 import uuid
 
-from common import broker, console, create_topic, fill, pct, verdict
+from common import broker, console, create_topic, fill, kafka_client, pct, verdict
 from confluent_kafka import Consumer
 from pydantic import BaseModel
 
@@ -44,14 +44,8 @@ async def handle(event: Payload, ctx: object) -> None:
 
 
 def raw_loop(bootstrap: str, topic: str, count: int) -> float:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"raw-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
+    config = {"group.id": f"raw-{uuid.uuid4().hex}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    consumer = kafka_client(Consumer, bootstrap, config)
     consumer.subscribe([topic])
     loop = asyncio.new_event_loop()
     seen, first = 0, 0.0

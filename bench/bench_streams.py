@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import broker, console, create_topic, verdict
+from common import broker, console, create_topic, kafka_client, verdict
 from confluent_kafka import Consumer, Producer
 from pydantic import BaseModel
 
@@ -76,7 +76,7 @@ def make_job(source: str, sink: str) -> StreamJob[VibrationAnomaly]:
 
 def fill(bootstrap: str, topic: str, records: int) -> None:
     """``records`` readings, then one far-future reading per machine so that every window closes."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
+    producer = kafka_client(Producer, bootstrap, {"linger.ms": 20, "batch.size": 1_000_000})
     with console.status(f"producing {records:,} readings to {topic}"):
         rows = [(n % MACHINES, START + timedelta(milliseconds=n)) for n in range(records)]
         rows += [(m, START + timedelta(milliseconds=records + 2 * SIZE_MS)) for m in range(MACHINES)]
@@ -115,8 +115,8 @@ class Clock:
 
 
 def raw_loop(bootstrap: str, topic: str, total: int) -> float:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
+    config = {"group.id": f"raw-{uuid.uuid4()}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    consumer = kafka_client(Consumer, bootstrap, config)
     consumer.subscribe([topic])
     clock = Clock(total)
     while clock.seen < total:
@@ -169,8 +169,9 @@ def flink(bootstrap: str, topic: str, sink: str, total: int, emit: str) -> tuple
     stop = threading.Event()
 
     def read() -> None:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"flink-out-{uuid.uuid4()}",
-                             "auto.offset.reset": "earliest", "topic.metadata.refresh.interval.ms": 500})  # fmt: skip
+        config = {"group.id": f"flink-out-{uuid.uuid4()}", "auto.offset.reset": "earliest",
+                  "topic.metadata.refresh.interval.ms": 500}  # fmt: skip
+        consumer = kafka_client(Consumer, bootstrap, config)
         consumer.subscribe([sink])
         while not stop.is_set():
             for msg in consumer.consume(1000, 0.2):

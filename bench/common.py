@@ -1,4 +1,4 @@
-"""Shared benchmark plumbing: a broker to measure against, raw producing, percentiles."""
+"""Shared benchmark plumbing: a broker to measure against, raw clients and producing, percentiles."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
 
+from agentflux.transport.kafka_client import Client, client_config, cluster_watch, make_client
+from agentflux.transport.settings import KafkaSettings
+
 console = Console(stderr=True)
+
+
+def kafka_client(kind: type[Client], bootstrap: str, config: dict[str, Any] | None = None) -> Client:
+    """A bare confluent-kafka client of ``kind``, its librdkafka log through Python logging like agentflux's own."""
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    return make_client(kind, {**client_config(settings, cluster_watch(settings)), **(config or {})})
 
 
 @contextmanager
@@ -32,12 +42,12 @@ def broker() -> Iterator[str]:
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = kafka_client(AdminClient, bootstrap)
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
 
 
 def fill(bootstrap: str, topic: str, count: int, value: bytes, keys: int = 1000) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
+    producer = kafka_client(Producer, bootstrap, {"linger.ms": 20, "batch.size": 1_000_000})
     with console.status(f"producing {count:,} records to {topic}"):
         for n in range(count):
             while True:

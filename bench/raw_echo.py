@@ -13,14 +13,15 @@ import sys
 import time
 import uuid
 
+from common import kafka_client
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 
 def worker(bootstrap: str, requests: str, replies: str, group: str) -> None:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10}
+    consumer = kafka_client(
+        Consumer, bootstrap, {"group.id": group, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10}
     )
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True})
+    producer = kafka_client(Producer, bootstrap, {"linger.ms": 1, "enable.idempotence": True})
     consumer.subscribe([requests])
     while True:
         for msg in consumer.consume(500, 0.1):
@@ -36,9 +37,9 @@ def worker(bootstrap: str, requests: str, replies: str, group: str) -> None:
 
 def drive(bootstrap: str, requests: str, replies: str, tasks: int, window: int) -> float:
     """Tasks per second for ``tasks`` request-reply round trips with ``window`` in flight."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True})
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"raw-driver-{uuid.uuid4().hex}", "auto.offset.reset": "latest"}
+    producer = kafka_client(Producer, bootstrap, {"linger.ms": 1, "enable.idempotence": True})
+    consumer = kafka_client(
+        Consumer, bootstrap, {"group.id": f"raw-driver-{uuid.uuid4().hex}", "auto.offset.reset": "latest"}
     )
     consumer.assign([TopicPartition(replies, p, end) for p, end in _ends(consumer, replies).items()])
     sent = done = 0

@@ -18,9 +18,12 @@ from pathlib import Path
 
 from agentflux.contract.errors import LocalKafkaError
 
+#: Receives one complete status line per step, e.g. "fetching the Kafka 4.1.1 jars: copying jar 12, x.jar",
+#: meant to replace the previous one in place (a spinner), not to be printed one per line.
 Progress = Callable[[str], None]
 _MARKER = ".complete"
-_LINE = re.compile(r"^\[INFO\] (Copying) (\S+)|^(Downloading|Downloaded) from \S+: (\S+)")
+# Maven 3.8 in batch mode prefixes transfers with "[INFO] ", older ones did not.
+_LINE = re.compile(r"^\[INFO\] Copying (\S+)|^(?:\[INFO\] )?Downloading from \S+: (\S+)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class MavenFetch:
         ]  # fmt: skip
         env = {**os.environ, "JAVA_HOME": str(Path(java).resolve().parent.parent)}
         tail: list[str] = []
+        counts: dict[str, int] = {}
         with subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env
         ) as proc:
@@ -81,18 +85,22 @@ class MavenFetch:
             for raw in proc.stdout:
                 line = raw.rstrip()
                 tail = [*tail[-40:], line]
-                described = _describe(line)
-                if progress is not None and described is not None:
-                    progress(described)
+                step = _step(line)
+                if progress is not None and step is not None:
+                    verb, name, unit = step
+                    counts[verb] = counts.get(verb, 0) + 1
+                    progress(f"fetching {self.what}: {verb} {unit} {counts[verb]}, {name}")
         if proc.returncode != 0:
             errors = [e for e in (ln.removeprefix("[ERROR]").strip() for ln in tail if ln.startswith("[ERROR]")) if e]
             reason = errors[0] if errors else (tail[-1] if tail else "no output")
             raise LocalKafkaError(f"mvn could not fetch {self.what}: {reason}")
 
 
-def _describe(line: str) -> str | None:
+def _step(line: str) -> tuple[str, str, str] | None:
+    """``(verb, file name, unit)`` of a Maven line that starts a copy or a download, else None."""
     match = _LINE.match(line)
     if match is None:
         return None
-    verb, name = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
-    return f"{verb.lower()} {name.rsplit('/', 1)[-1]}"
+    if match.group(1):
+        return "copying", match.group(1), "jar"
+    return "downloading", match.group(2).rsplit("/", 1)[-1], "file"

@@ -10,6 +10,7 @@ from agentflux.contract.deadletter import dead_letter_headers, fit_within
 from agentflux.contract.errors import PublishError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
 from agentflux.transport.base import Record
+from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 from agentflux.transport.settings import KafkaSettings
 
 
@@ -25,10 +26,10 @@ class DeadLetterProducer:
 
     def __init__(self, kafka: KafkaSettings, *, group: str, job: str, timeout: float = 30.0) -> None:
         config = {
-            **kafka.base_config(), **kafka.producer_config, "enable.idempotence": True, "acks": "all",
-            "message.max.bytes": max(kafka.max_message_bytes + 64 * 1024, 1_000_000),
+            **client_config(kafka, cluster_watch(kafka)), **kafka.producer_config, "enable.idempotence": True,
+            "acks": "all", "message.max.bytes": max(kafka.max_message_bytes + 64 * 1024, 1_000_000),
         }  # fmt: skip
-        self._producer = Producer(config)
+        self._producer = make_client(Producer, config)
         self._max_bytes = kafka.max_message_bytes
         self._group = group
         self._job = job

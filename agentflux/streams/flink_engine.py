@@ -13,6 +13,7 @@ starts; jobs in one environment get distinct table names.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 import warnings
@@ -37,6 +38,13 @@ ENV_IDLE_TIMEOUT = "AGENTFLUX_FLINK_IDLE_TIMEOUT"
 _INSTALL_HINT = "the Flink engine needs PyFlink: pip install 'agentflux[flink]'"
 _TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
 Progress = Callable[[str], None]
+#: Apache Beam, which PyFlink imports when it creates a TableEnvironment, logs this WARNING on import when the
+#: optional google-cloud-storage is missing; agentflux never reads from GCS.
+_BEAM_GCS_NOTE = "Failed to import GCSFileSystem"
+
+
+def _not_the_beam_gcs_note(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_BEAM_GCS_NOTE)
 
 
 def parse_idle_timeout(text: str | None) -> int | None:
@@ -167,7 +175,9 @@ class FlinkEngine:
     def table_environment(self) -> Any:
         if self._tenv is None:
             # PyFlink 2.3 warns about its own deprecated classes on import, and drops the Popen of the
-            # gateway JVM it starts (a ResourceWarning); neither is ours to act on.
+            # gateway JVM it starts (a ResourceWarning); neither is ours to act on. Beam's note goes
+            # even where no logging is configured (Python's last-resort handler prints it otherwise).
+            logging.getLogger("apache_beam.io.filesystems").addFilter(_not_the_beam_gcs_note)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", ResourceWarning)

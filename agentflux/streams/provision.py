@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, TopicSpec, reserved_specs
 from agentflux.transport.kafka import create_topics
+from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 
 if TYPE_CHECKING:
     from agentflux.streams.job import StreamJob
@@ -24,4 +25,5 @@ def job_topics(job: StreamJob[Any], *, dead_letters: bool) -> list[TopicSpec]:
 
 def provision(kafka: KafkaSettings, job: StreamJob[Any], *, dead_letters: bool) -> None:
     """Create whichever of the job's topics are missing; existing topics are left as they are."""
-    create_topics(AdminClient(kafka.base_config()), job_topics(job, dead_letters=dead_letters))
+    admin = make_client(AdminClient, client_config(kafka, cluster_watch(kafka)))
+    create_topics(admin, job_topics(job, dead_letters=dead_letters))

@@ -6,8 +6,12 @@ attempts; ours wait at most 1 s, so a client reconnects within about a second
 of a broker coming back (``reconnect.backoff.max.ms``, overridable like any
 option). librdkafka's log goes to the Python logger ``agentflux.kafka``, with
 what an outage or a broker start is expected to print (refused connections,
-"all brokers down", "coordinator load in progress") at DEBUG: the cluster
-watch says it once instead (``transport.health``).
+"all brokers down", "coordinator load in progress", an idempotent producer's
+retried ``GETPID``) at DEBUG: the cluster watch says it once instead
+(``transport.health``). Build every client with ``make_client`` from
+``client_config``, also outside the transport (stream jobs, examples,
+benchmarks): a client without the ``logger`` option prints ``%4|…`` lines
+straight to stderr, past any logging configuration.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ _EXPECTED = (
     "Disconnected",
     "brokers are down",
     "Coordinator load in progress",
+    "PID from broker",  # GETPID "Failed to acquire idempotence PID from broker …: retrying"; a fatal one is an error_cb
     "Broker transport failure",
     "Timed out",
     "timed out",
@@ -46,6 +51,8 @@ class LibrdkafkaLog:
     """A ``logger`` for librdkafka clients: its lines, with expected noise demoted to DEBUG."""
 
     def log(self, level: int, fmt: str, *args: Any) -> None:
+        # confluent-kafka calls this with a Python level already (syslog 0-2 CRITICAL, 3 ERROR,
+        # 4 WARNING, 5-6 INFO, 7 DEBUG) and ("%s [%s] %s", facility, client name, message).
         text = fmt % args if args else fmt
         if level > logging.DEBUG and any(marker in text for marker in _EXPECTED):
             level = logging.DEBUG

@@ -29,6 +29,7 @@ from confluent_kafka import Producer
 
 from agentflux.contract.envelope import now_rfc3339
 from agentflux.contract.topics import event_type
+from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 from agentflux.transport.settings import KafkaSettings
 from examples.predictive_maintenance.models import SENSOR_TOPIC, SensorReading
 
@@ -103,7 +104,8 @@ def publish(
 
     ``stop`` ends the run early (checked every 500 readings), for a caller that runs it on a thread.
     """
-    producer = Producer({**kafka.base_config(), **kafka.producer_config, "linger.ms": 5, "acks": "all"})
+    options = {**client_config(kafka, cluster_watch(kafka)), **kafka.producer_config, "linger.ms": 5, "acks": "all"}
+    producer = make_client(Producer, options)
     kind = event_type(topic).encode()
     started = time.monotonic()
     sent = 0

@@ -129,8 +129,8 @@ def test_fetch_reports_progress_is_idempotent_and_redone_after_a_failure(
     libs = jars.ensure_kafka_jars(seen.append)
     assert libs == tmp_path / "cache" / "kafka-4.1.1" / "libs"
     assert (libs / "kafka-clients-4.1.1.jar").is_file()
-    assert "downloading kafka-clients-4.1.1.jar" in seen
-    assert "copying kafka-clients-4.1.1.jar" in seen
+    assert "fetching the Kafka 4.1.1 jars: downloading file 1, kafka-clients-4.1.1.jar" in seen
+    assert "fetching the Kafka 4.1.1 jars: copying jar 1, kafka-clients-4.1.1.jar" in seen
     assert sorted(p.name for p in libs.parent.iterdir()) == [".complete", "libs"]
 
     assert jars.ensure_kafka_jars() == libs
