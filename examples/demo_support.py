@@ -1,4 +1,11 @@
-"""Pieces the demos share: agent processes, following outputs, percentiles."""
+"""Pieces the demos share: agent processes, following outputs and dead letters, percentiles.
+
+A demo runs on whatever broker it is given, which may be a user's own: its
+topics are its own (``quickstart.*``, or a fresh namespace per run), never the
+README's ``shop.*``. Its dead letters go where every agent's go,
+``agent.dead-letter.v1``; ``DeadLetterWatch`` counts a run's own so the summary
+can say how many it left there (``DEAD_LETTERS``).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
 
+from agentflux.contract.deadletter import SOURCE_TOPIC
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import TransportError
+from agentflux.contract.topics import DEAD_LETTER_TOPIC, reserved_specs
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The summary figure of how many dead letters a run left (``agentflux demo`` adds a note below the table).
+DEAD_LETTERS = f"dead letters left on {DEAD_LETTER_TOPIC}"
 
 
 class AgentProcesses:
@@ -132,24 +144,54 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+@dataclass(frozen=True)
+class Latency:
+    """p50 and p95 of one hop, in ms, over ``count`` samples; printed as ``p50 12 / p95 35 (n=20)``."""
+
+    p50: float
+    p95: float
+    count: int
+
+    @classmethod
+    def of(cls, millis: list[float]) -> Latency:
+        return cls(percentile(millis, 50), percentile(millis, 95), len(millis))
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "-"
+        return f"p50 {self.p50:.0f} / p95 {self.p95:.0f} (n={self.count})"
+
+
 async def wait_for_groups(bootstrap: str, groups: list[str], console: Console, timeout: float = 60) -> None:
     """Wait until every consumer group has a member with partitions, so latencies exclude start-up."""
     from confluent_kafka import ConsumerGroupState, KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
+    from agentflux.transport.settings import KafkaSettings
+
+    settings = KafkaSettings(bootstrap)  # our client config: librdkafka's log goes through logging, not stderr
+    admin = make_client(AdminClient, client_config(settings, cluster_watch(settings)))
+    seen: dict[str, str] = {g: "not described yet" for g in groups}
     deadline = asyncio.get_running_loop().time() + timeout
-    with console.status(f"waiting for {len(groups)} agent group(s) to join"):
-        while asyncio.get_running_loop().time() < deadline:
-            futures = admin.describe_consumer_groups(groups)
-            try:
-                described = [await asyncio.wrap_future(f) for f in futures.values()]
-            except KafkaException:  # the group or its coordinator does not exist yet
-                described = []
-            if described and all(d.state == ConsumerGroupState.STABLE and d.members for d in described):
-                return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"agent groups {groups} did not become stable within {timeout}s")
+    try:
+        with console.status(f"waiting for {len(groups)} agent group(s) to join"):
+            while asyncio.get_running_loop().time() < deadline:
+                for group, future in admin.describe_consumer_groups(groups).items():
+                    try:
+                        found = await asyncio.wrap_future(future)
+                    except KafkaException as exc:  # the group or its coordinator does not exist yet
+                        seen[group] = str(exc.args[0] if exc.args else exc)
+                        continue
+                    ready = found.state == ConsumerGroupState.STABLE and found.members
+                    seen[group] = "ready" if ready else f"{found.state.name}, {len(found.members)} member(s)"
+                if all(state == "ready" for state in seen.values()):
+                    return
+                await asyncio.sleep(0.2)
+    finally:
+        del admin  # destroyed now, while the broker still runs, not at exit
+    states = "; ".join(f"{g}: {state}" for g, state in seen.items() if state != "ready")
+    raise TimeoutError(f"agent groups did not become stable within {timeout:g}s ({states})")
 
 
 class TopicObserver:
@@ -222,3 +264,32 @@ async def partition_count(tail: Tail, topic: str, timeout: float = 10.0) -> int:
             raise TimeoutError(f"topic {topic} does not exist")
         await asyncio.sleep(0.1)
     return count
+
+
+class DeadLetterWatch(TopicObserver):
+    """This run's dead letters on ``agent.dead-letter.v1``, read from its end at ``start()``.
+
+    A letter is this run's when its source topic is one of ``sources`` and, if
+    ``wanted`` is given, its correlation id is in it (a demo whose topics
+    outlive a run, like the quickstart's, tells its letters apart that way).
+    """
+
+    def __init__(self, transport: Transport, sources: Collection[str], wanted: Collection[str] | None = None) -> None:
+        super().__init__(transport)
+        self.sources = set(sources)
+        self.wanted = wanted
+        self.letters: list[Record] = []
+
+    async def start(self) -> None:
+        await self._transport.ensure_topics([s for s in reserved_specs() if s.name == DEAD_LETTER_TOPIC])
+        await self.follow([DEAD_LETTER_TOPIC])
+
+    def take(self, record: Record) -> None:
+        source = next((v for k, v in record.headers if k == SOURCE_TOPIC), None)
+        if source is None or source.decode("utf-8", "replace") not in self.sources:
+            return  # another system's letter, or a redrive marker
+        if self.wanted is not None:  # a malformed envelope raises ValueError: not a letter of ours
+            env = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic)
+            if env.correlation_id not in self.wanted:
+                return
+        self.letters.append(record)

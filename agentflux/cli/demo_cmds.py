@@ -3,6 +3,12 @@
 The demos live in ``examples/`` beside the package, so this command runs from a
 checkout of the repository. It starts the embedded broker if none is
 configured and stops it again afterwards unless ``--keep-kafka`` is given.
+
+A demo's topics are its own, never a user's, but its dead letters land in
+the one ``agent.dead-letter.v1`` that ``agentflux dlq list`` reads: under its
+summary each demo says how many it left there, and why. The summary comes
+last: every client and agent of the run, then the broker, are stopped first,
+so no client can log about a broker that has gone.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from rich.table import Table
 
 from agentflux.cli.loading import load_object
 from agentflux.contract.errors import ConfigError
+from agentflux.contract.topics import DEAD_LETTER_TOPIC
 
 demo = typer.Typer(no_args_is_help=True, help="Run an example system end to end.")
 _console = Console()
+#: The figure every demo reports its dead letters in (``examples.demo_support.DEAD_LETTERS``).
+DEAD_LETTERS = f"dead letters left on {DEAD_LETTER_TOPIC}"
 
 
 def _bootstrap_and_cleanup(keep: bool) -> tuple[str, object]:
@@ -46,6 +55,16 @@ def _summary(title: str, figures: dict[str, object]) -> None:
     _console.print(table)
 
 
+def _dead_letter_note(count: object, why: str) -> str:
+    """The line under a summary that says what the run left in the shared dead-letter topic."""
+    if not count:
+        return f"This run left no dead letters on {DEAD_LETTER_TOPIC}."
+    return (
+        f"This run left {count} dead letter(s) on {DEAD_LETTER_TOPIC}, {why}. "
+        "`agentflux dlq list` shows them beside any of your own agents', each with its source topic."
+    )
+
+
 def _from_examples(ref: str) -> Any:
     """An object of ``examples/``, which lives beside the package in a checkout, not in an install."""
     try:
@@ -54,8 +73,13 @@ def _from_examples(ref: str) -> Any:
         raise ConfigError(f"{exc}; run the demos from a checkout of the agentflux repository") from exc
 
 
-def _run_checked(title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str) -> None:
-    """Run a demo on the embedded (or configured) Kafka, print its summary, fail unless ``verdict`` holds."""
+def _run_checked(
+    title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str, dead_letters: tuple[str, str]
+) -> None:
+    """Run a demo on the embedded (or configured) Kafka, print its summary, fail unless ``verdict`` holds.
+
+    ``dead_letters`` is the figure that counts the run's dead letters and why it left them.
+    """
     bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
     try:
         figures = asyncio.run(run_demo(bootstrap, _console, options))
@@ -64,6 +88,9 @@ def _run_checked(title: str, run_demo: Any, options: object, keep_kafka: bool, *
             with _console.status("stopping the embedded Kafka"):
                 broker.stop()  # type: ignore[attr-defined]
     _summary(title, figures)
+    figure, why = dead_letters
+    if figure in figures:
+        _console.print(_dead_letter_note(figures[figure], why))
     if str(figures[verdict]).startswith("NO"):
         raise ConfigError(f"the run did not end {verdict}: {figures[verdict]}")
 
@@ -73,9 +100,16 @@ def quickstart(
     orders: Annotated[int, typer.Option(help="How many orders to place")] = 40,
     keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
 ) -> None:
-    """Two agents (intake, shipping) handle orders; invalid ones are dead-lettered."""
+    """Two agents (intake, shipping) handle orders on quickstart.* topics; invalid ones are dead-lettered."""
     run_demo = _from_examples("examples.quickstart.demo:run_demo")
-    _run_checked("quickstart", run_demo, orders, keep_kafka, verdict="every order shipped or rejected")
+    _run_checked(
+        "quickstart",
+        run_demo,
+        orders,
+        keep_kafka,
+        verdict="every order shipped or rejected",
+        dead_letters=(DEAD_LETTERS, "one per invalid order, on purpose (one order in ten is invalid)"),
+    )
 
 
 @demo.command()
@@ -107,7 +141,14 @@ def pricing(
         data_dir=data_dir,
         namespace=namespace,
     )
-    _run_checked("pricing", run_demo, options, keep_kafka, verdict="as the rules predict")
+    _run_checked(
+        "pricing",
+        run_demo,
+        options,
+        keep_kafka,
+        verdict="as the rules predict",
+        dead_letters=(DEAD_LETTERS, "which the demo does not expect: see `agentflux dlq show`"),
+    )
 
 
 @demo.command()
@@ -138,4 +179,11 @@ def maintenance(
         seed=seed,
         data_dir=data_dir,
     )
-    _run_checked(f"maintenance ({engine} engine)", run_demo, options, keep_kafka, verdict="as injected")
+    _run_checked(
+        f"maintenance ({engine} engine)",
+        run_demo,
+        options,
+        keep_kafka,
+        verdict="as injected",
+        dead_letters=("  bad readings dead-lettered", "one per bad reading sent halfway, on purpose"),
+    )

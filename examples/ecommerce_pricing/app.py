@@ -7,9 +7,10 @@ price-collector     every ``PRICING_POLL_SECONDS``, scrapes the competitor's pag
                     ``scraper`` and publishes ``ecommerce.price-changed.v1`` (keyed by product, a fresh
                     correlation id per change) when a page shows a new price (see ``collector.py``)
 price-analysis      reads the stock through the MCP ``inventory-db``, decides with ``rules.py`` (or an
-                    LLM, see ``llm.py``), records the decision on ``ecommerce.price-decided.v1`` and
-                    delegates the skill ``update-price`` (found through the A2A card registry when
-                    ``agentflux run`` has discovery), with a task id derived from the change id
+                    LLM, see ``llm.py``), records the decision on ``ecommerce.price-decided.v1`` and,
+                    unless it holds (a price we already charge is a hold), delegates the skill
+                    ``update-price`` (found through the A2A card registry when ``agentflux run`` has
+                    discovery), with a task id derived from the change id
 order-update        serves ``update-price``: ``set_price`` through MCP (idempotent on the change id),
                     then publishes ``ecommerce.order-updated.v1`` and ``action.price-adjustment.v1``
 customer-notify     tells the customers watching a product about a price drop through the MCP
@@ -43,7 +44,7 @@ from examples.ecommerce_pricing.models import (
     PriceUpdated,
 )
 from examples.ecommerce_pricing.outcomes import alert_key, alert_message, facts_for, watchers_to_alert
-from examples.ecommerce_pricing.rules import decide
+from examples.ecommerce_pricing.rules import cents, decide, hold_if_unchanged
 
 COLLECTOR, ANALYSIS, ORDER_UPDATE, NOTIFY = "price-collector", "price-analysis", "order-update", "customer-notify"
 DELEGATE_TIMEOUT = 30.0
@@ -124,11 +125,16 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         product = config.catalog.get(event.product_id)
         if product is None:
             raise Reject(f"product {event.product_id!r} is not in our catalog")
-        stock = await ctx.tools("inventory-db").call("get_inventory", product_id=event.product_id)
+        inventory = ctx.tools("inventory-db")
+        stock = await inventory.call("get_inventory", product_id=event.product_id)
         facts = facts_for(event, int(stock["available"]), product)
         decision = decide(facts)
         if advisor is not None:
             decision = await advisor.decide(facts, decision)
+        if decision.price is not None and cents(decision.price) == cents(float(stock["price"])):
+            # A no-op is a hold, unless it is this very change (delivered again) that set the price.
+            before = await price_before(inventory, event.change_id, event.product_id, float(stock["price"]))
+            decision = hold_if_unchanged(decision, before)
         decided = PriceDecided(
             change_id=event.change_id,
             product_id=event.product_id,
@@ -218,6 +224,13 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         await asyncio.gather(*(alert(c) for c in customers))
 
     return app
+
+
+async def price_before(inventory: object, change_id: str, product_id: str, current: float) -> float:
+    """Our price before ``change_id``: ``current``, or the price it replaced if it was applied already."""
+    rows = await inventory.call("list_price_changes", product_id=product_id)  # type: ignore[attr-defined]
+    row = next((r for r in rows if r["change_id"] == change_id), None)
+    return current if row is None else float(row["old_price"])
 
 
 async def first_applied(inventory: object, task: PriceUpdate) -> PriceUpdated:

@@ -112,6 +112,18 @@ class PricingConfig:
     def topic(self, domain: str, event: str) -> str:
         return f"{self._ns(domain)}.{event}.v1"
 
+    def contract_name(self, topic: str) -> str:
+        """``topic`` without this copy's namespace, as its contract names it: ``ecommerce.price-changed.v1``."""
+        if not self.namespace:
+            return topic
+        domain, dot, rest = topic.partition(".")
+        return f"{domain.removesuffix(f'-{self.namespace}')}{dot}{rest}"
+
+    @property
+    def topics(self) -> list[str]:
+        """The five topics of the system, in the order of the flow."""
+        return [self.price_changed, self.price_decided, self.order_updated, self.price_adjustment, self.customer_alert]
+
     @property
     def price_changed(self) -> str:
         return self.topic("ecommerce", "price-changed")

@@ -1,12 +1,15 @@
 """``agentflux demo pricing``: the four pricing agents end to end, each in its own process.
 
 It starts the competitor site, runs every agent with ``agentflux run ... --agent
-NAME``, waits for the collector's first sighting of each competitor page, then
-plays a scripted feed of competitor price changes against the site and prints a
-line for every step of every change, with its correlation id. It stops after
+NAME``, waits until the collector's first sighting of each competitor page has
+been handled (warm-up: the agents start their MCP servers), then plays a
+scripted feed of competitor price changes against the site and prints a line
+for every step of every change, with its correlation id. It stops after
 ``changes`` scripted changes (or on Ctrl-C with ``forever``), waits until every
 change has been fully handled, and checks the inventory database and the
-notifier outbox against what the rules predict.
+notifier outbox against what the rules predict. The run has topics, groups and
+a skill of its own (a fresh namespace), and every client is closed before it
+returns; the summary names topics by their contract names.
 
 With ``kill_analysis`` it SIGKILLs the analysis agent a third of the way into the
 feed and restarts it ``restart_after`` seconds later (same ``--instance-id``, so
@@ -29,9 +32,10 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from agentflux.contract.topics import task_requests_topic
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
-from examples.demo_support import AgentProcesses, wait_for_groups
+from examples.demo_support import AgentProcesses, DeadLetterWatch, wait_for_groups
 from examples.ecommerce_pricing.app import ANALYSIS, COLLECTOR, NOTIFY, ORDER_UPDATE, build_app
 from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.feed import FixtureSite, ScriptedChange, scripted_changes, set_price
@@ -76,30 +80,49 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
             namespace=f"run-{uuid.uuid4().hex[:6]}" if options.namespace is None else options.namespace,
         )
         console.print(f"[green]competitor site[/] at {site.url}; databases in {data}")
-        console.print(f"topics: {config.price_changed}, ... (app {config.app_name}, skill {config.skill})")
+        if config.namespace:
+            console.print(
+                f"namespace [bold]{config.namespace}[/]: this run's topics ({config.price_changed}, ...), "
+                f"groups and skill ({config.skill}) are its own"
+            )
         app = build_app(config)
         transport = KafkaTransport(KafkaSettings(bootstrap))
         await transport.start()
-        topics = [config.price_changed, config.price_decided, config.order_updated]
-        await transport.ensure_topics([app.topic_spec(t) for t in (*topics, config.price_adjustment)])
-        await transport.ensure_topics([app.topic_spec(config.customer_alert)])
         observer = FlowObserver(transport, config, console)
-        await observer.start()
+        letters = DeadLetterWatch(transport, [*config.topics, task_requests_topic(config.skill)])
         try:
+            await transport.ensure_topics([app.topic_spec(t) for t in config.topics])
+            await observer.start()
+            await letters.start()
             with AgentProcesses(bootstrap, console, env=config.env()) as agents:
                 for name in (ANALYSIS, ORDER_UPDATE, NOTIFY, COLLECTOR):
                     start_agent(agents, name)
                 groups = [app.agents[ANALYSIS].group_id, app.agents[NOTIFY].group_id]
                 await wait_for_groups(bootstrap, [*groups, app.agents[ORDER_UPDATE].task_group_id], console)
-                with console.status("waiting for the collector's first look at the competitor's pages"):
-                    if not await observer.wait_for(lambda: len(observer.changes) >= len(config.catalog), 60):
-                        raise TimeoutError("the collector reported no competitor prices within 60 s")
+                await warm_up(observer, config, console)
                 kill, interrupted = await feed(agents, observer, site.url, options, console)
                 handled = await finish(observer, config, console, interrupted)
-        finally:
+        finally:  # every client closed here, before the broker may stop
+            await letters.close()
             await observer.close()
             await transport.close()
-    return summarize(observer, config, data, kill, handled, started, interrupted=interrupted)
+    return summarize(
+        observer, config, data, kill, handled, started, interrupted=interrupted, dead_letters=len(letters.letters)
+    )
+
+
+async def warm_up(observer: FlowObserver, config: PricingConfig, console: Console) -> None:
+    """Wait until the collector's first look at every page has been handled end to end.
+
+    That first pass starts every MCP server; the scripted changes come after it, so their latency is the
+    system's, not its start-up's.
+    """
+    with console.status("waiting for the collector's first look at the competitor's pages"):
+        if not await observer.wait_for(lambda: len(observer.changes) >= len(config.catalog), 60):
+            raise TimeoutError("the collector reported no competitor prices within 60 s")
+    with console.status("waiting for the first look to be handled (the agents start their MCP servers)"):
+        if not await observer.wait_for(lambda: complete(observer, config), 60):
+            raise TimeoutError("the first competitor prices were not handled within 60 s")
 
 
 async def feed(

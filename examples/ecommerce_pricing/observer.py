@@ -2,10 +2,12 @@
 
 ``FlowObserver`` reads the five pricing topics from their end at the moment it
 starts (a group-less tail: it commits nothing and disturbs no agent), keeps a
-``ChangeTrace`` per price change of this run's competitor site, and prints one
-readable line per step. Every step of a change carries the change's
-correlation id, which is how the lines are joined; a step read before its
-change (the topics are read in parallel) waits until the change arrives.
+``ChangeTrace`` per price change of this run's competitor site, with the broker
+timestamp of each hop (change published, decided, price updated, first
+customer told), and prints one readable line per step. Every step of a change
+carries the change's correlation id, which is how the lines are joined; a step
+read before its change (the topics are read in parallel) waits until the
+change arrives.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from agentflux.contract.envelope import Envelope
 from agentflux.transport.base import Record, Transport
 from examples.demo_support import TopicObserver
 from examples.ecommerce_pricing.config import PricingConfig
-from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged, PriceDecided
+from examples.ecommerce_pricing.models import CustomerAlert, OrderUpdated, PriceAdjustment, PriceChanged, PriceDecided
 
 
 @dataclass
 class ChangeTrace:
-    """One price change and what the agents did about it (record timestamps in ms)."""
+    """One price change and what the agents did about it (record timestamps in ms, the first of each step).
+
+    ``updated_ms`` is when order-update announced the new price on ``ecommerce.order-updated.v1``
+    (the end of its ``update-price`` task, and what customer-notify reacts to).
+    """
 
     event: PriceChanged
     correlation_id: str
@@ -33,6 +39,7 @@ class ChangeTrace:
     decision: PriceDecided | None = None
     decided_ms: int | None = None
     adjustment: PriceAdjustment | None = None
+    updated_ms: int | None = None
     alerts: dict[str, CustomerAlert] = field(default_factory=dict)
     first_alert_ms: int | None = None
 
@@ -50,6 +57,7 @@ class FlowObserver(TopicObserver):
         self._models: dict[str, type[BaseModel]] = {
             config.price_changed: PriceChanged,
             config.price_decided: PriceDecided,
+            config.order_updated: OrderUpdated,
             config.price_adjustment: PriceAdjustment,
             config.customer_alert: CustomerAlert,
         }
@@ -87,6 +95,8 @@ class FlowObserver(TopicObserver):
             self.repeats += trace.decision is not None
             trace.decision, trace.decided_ms = trace.decision or payload, trace.decided_ms or record.timestamp_ms
             self._say(trace, self._decision_text(payload, trace.decided_ms - trace.published_ms))
+        elif isinstance(payload, OrderUpdated):  # shown by its twin, the PriceAdjustment
+            trace.updated_ms = trace.updated_ms or record.timestamp_ms
         elif isinstance(payload, PriceAdjustment):
             self.repeats += trace.adjustment is not None
             trace.adjustment = trace.adjustment or payload

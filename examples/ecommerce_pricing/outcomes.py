@@ -1,8 +1,10 @@
 """What the system must produce for a sequence of price changes, computed without running it.
 
-``predict`` replays price changes through the same rules the agents use and
-returns the decisions, the price changes the inventory database must hold and
-the notifications the outbox must hold. The demo prints whether the real run
+``predict`` replays price changes through the same rules the agents use
+(``decide``, then ``hold_if_unchanged`` against our price before the change)
+and returns the decisions, the price changes the inventory database must hold
+and the notifications the outbox must hold. A decision that would leave our
+price as it is becomes a hold, so it is in neither. The demo prints whether the real run
 matched; the e2e tests assert it.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from examples.ecommerce_pricing.config import Product
 from examples.ecommerce_pricing.models import PriceChanged
-from examples.ecommerce_pricing.rules import Decision, Facts, decide
+from examples.ecommerce_pricing.rules import Decision, Facts, decide, hold_if_unchanged
 from examples.mcp_servers import FIXTURES
 
 INVENTORY_SEED = FIXTURES / "inventory.json"
@@ -75,11 +77,12 @@ def predict(
         if event.change_id in out.decisions:
             continue
         product = catalog[event.product_id]
+        previous = out.prices[event.product_id]
         decision = decide(facts_for(event, stock[event.product_id].available, product))
+        decision = hold_if_unchanged(decision, previous)
         out.decisions[event.change_id] = decision
         if decision.price is None:
             continue
-        previous = out.prices[event.product_id]
         out.price_changes.append((event.change_id, event.product_id, previous, decision.price))
         out.prices[event.product_id] = decision.price
         for customer in watchers_to_alert(product, previous, decision.price):

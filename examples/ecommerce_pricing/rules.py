@@ -2,10 +2,10 @@
 
 Inputs are the competitor's new price (and the one before it, if any), the
 units we have available, and our floor price. Our own current price is
-deliberately *not* an input: a decision can then be recomputed at any time
-from the event and the stock, so a redelivered event yields the same decision,
-the same ``update-price`` task and the same ``set_price`` call, which the
-task store and the inventory server both recognise as a repeat.
+deliberately *not* an input of the rules: a decision can then be recomputed at
+any time from the event and the stock, so a redelivered event yields the same
+decision, the same ``update-price`` task and the same ``set_price`` call, which
+the task store and the inventory server both recognise as a repeat.
 
 The rules, in order:
 
@@ -18,6 +18,13 @@ The rules, in order:
 5. **Floor**: a target below our floor price is raised to the floor.
 
 Prices are rounded half-up to cents.
+
+Then ``hold_if_unchanged`` turns an adjustment to the price we already charge
+into a hold: it would change nothing, so it is not delegated and not counted
+as an adjustment (a competitor that keeps cutting below our floor is the usual
+case). "The price we already charge" is our price *before this change*: the
+current price until the change is applied, and the price it replaced after
+that, so a redelivered event is still decided the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+UNCHANGED = "nothing to change"  # how the reason of a hold by ``hold_if_unchanged`` ends
 SCARCE_BELOW = 10
 OVERSTOCK_FROM = 100
 UNDERCUT = Decimal("0.99")
@@ -83,3 +91,11 @@ def decide(facts: Facts) -> Decision:
     if price < facts.floor_price:
         price, why = cents(facts.floor_price), f"{why}, raised to the floor price {facts.floor_price:.2f}"
     return Decision("adjust", price, why)
+
+
+def hold_if_unchanged(decision: Decision, price_before: float) -> Decision:
+    """``decision``, or a hold when it would set the price we charged before the change: that is no adjustment."""
+    if decision.price is None or cents(decision.price) != cents(price_before):
+        return decision
+    why = f"{decision.reason}; our price is already {decision.price:.2f}, {UNCHANGED}"
+    return Decision("hold", None, why, decision.decided_by)

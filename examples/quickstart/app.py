@@ -3,6 +3,10 @@
 ``intake`` checks placed orders and accepts or rejects them; ``shipping`` ships
 accepted orders. Run them with ``agentflux run examples.quickstart:app`` (or one
 with ``--agent shipping``; start it N times to scale it N ways).
+
+The topics are the quickstart's own (``quickstart.*``), so running the demo on
+the broker of the README's tour (``shop.*``) or of your own agents mixes no
+records; only its dead letters share ``agent.dead-letter.v1`` with everyone's.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from agentflux import AgentApp, Context, Reject
 
-ORDER_PLACED = "shop.order-placed.v1"
-ORDER_ACCEPTED = "shop.order-accepted.v1"
-ORDER_SHIPPED = "shop.order-shipped.v1"
+ORDER_PLACED = "quickstart.order-placed.v1"
+ORDER_ACCEPTED = "quickstart.order-accepted.v1"
+ORDER_SHIPPED = "quickstart.order-shipped.v1"
 
 
 class OrderPlaced(BaseModel):

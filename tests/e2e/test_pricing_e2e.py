@@ -8,6 +8,7 @@ of the analysis agent, and two order-update processes sharing the work.
 """
 
 import asyncio
+import math
 import sqlite3
 import time
 from collections import Counter, defaultdict
@@ -19,11 +20,12 @@ from e2e.pricing_harness import PricingSystem
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.tasks import TaskState, TaskStatus
 from agentflux.contract.topics import TASKS_TOPIC
+from examples.demo_support import Latency
 from examples.ecommerce_pricing.app import ANALYSIS, COLLECTOR, NOTIFY, ORDER_UPDATE
 from examples.ecommerce_pricing.feed import ScriptedChange, scripted_changes
 from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged
 from examples.ecommerce_pricing.outcomes import predict
-from examples.ecommerce_pricing.report import applied_changes, complete, outbox_keys
+from examples.ecommerce_pricing.report import HOPS, applied_changes, complete, outbox_keys, summarize
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio, pytest.mark.timeout(150)]
 CHANGES = 12
@@ -85,6 +87,23 @@ async def check_final_state(system: PricingSystem, script: list[ScriptedChange])
     assert set(applied.values()) == {1} and len(applied) == expected.adjustments  # each change applied once
 
 
+def check_summary(system: PricingSystem) -> None:
+    """The demo's summary of the run: real adjustments only, contract topic names, a latency for every hop."""
+    assert system.observer is not None
+    figures = summarize(system.observer, system.config, system.tmp_path, None, True, 0.0)
+    system.mark(f"summary: {figures}")
+    assert figures["as the rules predict"] == "yes"
+    rows = applied_changes(system.config.inventory_db)
+    assert figures["  adjust"] == figures["adjustments applied (inventory DB)"] == len(rows)
+    assert all(old != new for _, _, old, new in rows)  # no adjustment leaves a price as it was
+    assert "price changes (ecommerce.price-changed.v1)" in figures
+    assert not [name for name in figures if system.config.namespace in name]
+    for hop, _, _ in HOPS:
+        latency = figures[f"latency ms: {hop}"]
+        assert isinstance(latency, Latency) and latency.count > 0, hop
+        assert math.isfinite(latency.p50) and 0 <= latency.p50 <= latency.p95 < 60_000, hop
+
+
 def envelope(record) -> Envelope:  # type: ignore[no-untyped-def]
     return Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic)
 
@@ -97,6 +116,7 @@ async def test_scripted_price_changes_end_as_the_rules_predict(pricing_system: P
         await system.play(script, 0.1, lambda n: None)
         await system.settle(60)
         await check_final_state(system, script)
+        check_summary(system)
     finally:
         await system.close()
 

@@ -13,6 +13,7 @@ from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.feed import competitor_prices, scripted_changes
 from examples.ecommerce_pricing.models import CustomerAlert, PriceAdjustment, PriceChanged, PriceDecided, PriceUpdate
 from examples.ecommerce_pricing.outcomes import predict, seed_inventory
+from examples.ecommerce_pricing.rules import UNCHANGED
 
 pytestmark = pytest.mark.asyncio
 SITE = "http://rival.test"
@@ -122,7 +123,29 @@ async def test_a_redelivered_change_is_applied_and_announced_once() -> None:
     assert shop.prices["SKU-1001"] == 78.21 and len(shop.changes) == 1
     assert len(shop.outbox) == 3  # SKU-1001 has three watchers
     assert len(t.published(config.customer_alert)) == 3
-    assert len(t.published(config.price_decided)) == 3  # the audit trail shows each delivery
+    decided = t.published(config.price_decided, PriceDecided)
+    assert len(decided) == 3  # the audit trail shows each delivery
+    # Each is decided the same way, although after the first our price is already the decided one.
+    assert {(d.action, d.price) for d in decided} == {("adjust", 78.21)}
+
+
+async def test_a_change_that_would_keep_our_price_is_a_hold_and_not_delegated() -> None:
+    config = PricingConfig(site_url=SITE)
+    shop = FakeShop()
+    shop.prices["SKU-1001"] = 72.0  # at its floor already
+    event = PriceChanged(
+        change_id="c-4", product_id="SKU-1001", competitor="rival", url=f"{SITE}/products/SKU-1001",
+        previous_price=65.0, new_price=60.0, seq=3,
+    )  # fmt: skip
+    async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=shop) as t:
+        await t.publish(config.price_changed, event, key=event.product_id)
+        await t.drain()
+        (decided,) = t.published(config.price_decided, PriceDecided)
+        assert (decided.action, decided.price) == ("hold", None) and decided.reason.endswith(UNCHANGED)
+        assert "floor price 72.00" in decided.reason
+        assert "inventory-db.set_price" not in shop.calls  # no update-price task for a no-op
+        assert not t.published(config.price_adjustment) and not t.published(config.order_updated)
+        assert shop.prices["SKU-1001"] == 72.0 and not shop.outbox and not t.dead_letters()
 
 
 async def test_the_first_applied_price_of_a_change_wins() -> None:

@@ -10,7 +10,7 @@ from examples.ecommerce_pricing.config import PricingConfig, Product
 from examples.ecommerce_pricing.feed import competitor_prices, scripted_changes
 from examples.ecommerce_pricing.models import PriceChanged
 from examples.ecommerce_pricing.outcomes import Stock, alert_key, predict, seed_inventory
-from examples.ecommerce_pricing.rules import Decision, Facts, cents, decide
+from examples.ecommerce_pricing.rules import UNCHANGED, Decision, Facts, cents, decide, hold_if_unchanged
 
 
 def facts(price: float, previous: float | None, available: int, floor: float = 10.0) -> Facts:
@@ -43,6 +43,18 @@ def test_reasons_name_the_rule() -> None:
     assert "floor" in decide(facts(50.0, 60.0, 40, floor=49.9)).reason
     assert "overstock" in decide(facts(50.0, 60.0, 150)).reason
     assert cents(0.125) == 0.13 and cents(2.675) == 2.68
+
+
+def test_a_decision_that_keeps_our_price_is_a_hold() -> None:
+    floor = decide(facts(50.0, 60.0, 40, floor=49.9))
+    assert (floor.action, floor.price) == ("adjust", 49.9)
+    kept = hold_if_unchanged(floor, 49.9)  # the competitor cut again, we are at the floor already
+    assert (kept.action, kept.price, kept.decided_by) == ("hold", None, "rules")
+    assert kept.reason.startswith(floor.reason) and kept.reason.endswith(UNCHANGED) and "49.90" in kept.reason
+    assert hold_if_unchanged(floor, 49.899999) == kept  # compared in cents
+    assert hold_if_unchanged(floor, 55.0) is floor  # a real change stays an adjustment
+    held = decide(facts(50.0, 60.0, 0))
+    assert hold_if_unchanged(held, 50.0) is held
 
 
 def record(event: PriceChanged, offset: int = 0) -> Record:
@@ -117,6 +129,21 @@ def test_predict_follows_the_rules_and_alerts_watchers_of_drops_only() -> None:
     assert out.prices == {"a": 24.75, "b": 9.0} and out.adjustments == 2
 
 
+def test_predict_counts_a_change_that_keeps_our_price_as_a_hold() -> None:
+    catalog = {"a": Product("a", 18.0, ("c1",))}
+    events = [
+        event("a", None, 19.0, "x1"),  # 18.81: an adjustment
+        event("a", 19.0, 17.0, "x2"),  # 16.83, raised to the floor 18.00: an adjustment
+        event("a", 17.0, 15.0, "x3"),  # the floor again: our price is 18.00 already
+        event("a", 15.0, 30.0, "x4"),  # 29.70: an adjustment
+    ]
+    out = predict(events, catalog, {"a": Stock(40, 20.0)})
+    assert [d.action for d in out.decisions.values()] == ["adjust", "adjust", "hold", "adjust"]
+    assert out.decisions["x3"].reason.endswith(UNCHANGED)
+    assert out.price_changes == [("x1", "a", 20.0, 18.81), ("x2", "a", 18.81, 18.0), ("x4", "a", 18.0, 29.7)]
+    assert out.adjustments == 3 and out.alerts == {alert_key("x1", "c1"), alert_key("x2", "c1")}
+
+
 def test_the_default_catalog_matches_the_seed_inventory() -> None:
     config = PricingConfig()
     assert set(config.catalog) == set(seed_inventory()) == set(competitor_prices())
@@ -129,3 +156,12 @@ def test_namespaces_keep_copies_apart() -> None:
     assert (spaced.app_name, spaced.skill) == ("pricing-t1", "update-price-t1")
     assert spaced.customer_alert == "notification-t1.customer-alert.v1"
     assert PricingConfig.from_env(spaced.env()) == spaced
+
+
+def test_topics_have_contract_names_without_the_namespace() -> None:
+    plain, spaced = PricingConfig(), PricingConfig(namespace="run-3f2a1b")
+    assert spaced.price_changed == "ecommerce-run-3f2a1b.price-changed.v1"
+    contracts = ["ecommerce.price-changed.v1", "ecommerce.price-decided.v1", "ecommerce.order-updated.v1"]
+    contracts += ["action.price-adjustment.v1", "notification.customer-alert.v1"]
+    assert [spaced.contract_name(t) for t in spaced.topics] == plain.topics == contracts
+    assert [plain.contract_name(t) for t in plain.topics] == plain.topics
