@@ -18,12 +18,23 @@ from rich.console import Console
 from rich.text import Text
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from agentflux.cli import a2a_cmds, demo_cmds, dlq_cmds, local_cmds, mcp_cmds, run_cmd, streams_cmds, topic_cmds
+from agentflux.cli import (
+    a2a_cmds,
+    demo_cmds,
+    dlq_cmds,
+    local_cmds,
+    mcp_cmds,
+    new_cmd,
+    run_cmd,
+    streams_cmds,
+    topic_cmds,
+)
 from agentflux.contract.errors import AgentfluxError, ConfigError
 
 app = typer.Typer(
     no_args_is_help=True, help="agentflux: multi-agent systems over Apache Kafka. --debug shows tracebacks."
 )
+new_cmd.register(app)
 local_cmds.register(app)
 app.command()(run_cmd.run)
 topic_cmds.register(app)

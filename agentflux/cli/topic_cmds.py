@@ -4,7 +4,8 @@
 from a handler, except that it starts a correlation of its own (or joins
 ``--correlation-id``); it provisions the topic on first use like the runtime.
 ``tail`` prints each record of a topic, its envelope and its decoded value,
-one line each, following until Ctrl-C (or ``--limit`` records).
+one line each, following until Ctrl-C (or ``--limit`` records); like ``tail -F``,
+it waits for a topic that does not exist yet.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import ConfigError, EnvelopeError, TopicNameError
+from agentflux.contract.errors import EnvelopeError, TopicNameError
 from agentflux.contract.topics import EVENT_TOPIC, TopicSpec, event_type
 from agentflux.runtime.publisher import Publisher
 from agentflux.transport.base import Record, TopicPartition
@@ -98,7 +99,10 @@ async def _follow(topic: str, from_beginning: bool, limit: int | None, bootstrap
     try:
         count = await tail.partition_count(topic)
         if count == 0:
-            raise ConfigError(f"topic {topic!r} does not exist")
+            _err.print(f"waiting for {topic} to be created (by its first record); Ctrl-C stops")
+        while count == 0:
+            await asyncio.sleep(0.5)
+            count = await tail.partition_count(topic)
         partitions = [TopicPartition(topic, p) for p in range(count)]
         start = await (tail.offsets_at(partitions, 0) if from_beginning else tail.end_offsets(partitions))
         await tail.assign(start)

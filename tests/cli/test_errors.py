@@ -35,6 +35,8 @@ CASES = [
     (["streams", "run", "json:dumps"], {}, 2, "'json:dumps' is a function, expected StreamJob"),
     (["streams", "sql"], {}, 2, "Missing argument"),
     (["cards", "show"], {}, 2, "Missing argument"),
+    (["new", "Hello", "--dir", "{tmp}"], {}, 2, "invalid project name 'Hello'"),
+    (["new", "taken", "--dir", "{tmp}"], {}, 2, "exists and is not empty"),
 ]
 
 
@@ -42,6 +44,8 @@ CASES = [
 def files(tmp_path: Path) -> Path:
     (tmp_path / "bad_syntax.py").write_text(BAD_SYNTAX)
     (tmp_path / "raises.py").write_text(RAISES)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "app.py").write_text("")
     return tmp_path
 
 

@@ -77,7 +77,19 @@ async def test_tail_prints_envelope_and_value_and_survives_foreign_records(kafka
     assert foreign.startswith(f"{topic}/0/0 key=s1 ")  # shown as it is, not a crash
     assert ours.startswith(f"{topic}/0/1 key=s1 test.readings-{unique} from cli correlation=")
     assert ours.endswith('{"sensor":"s1","celsius":21.5}')
-    missing = await asyncio.to_thread(cli, kafka_bootstrap, "tail", f"test.nothing-{unique}.v1", "--limit", "1")
-    assert missing.returncode == 2 and f"topic 'test.nothing-{unique}.v1' does not exist" in missing.stderr
+    later = f"test.later-{unique}.v1"  # tail waits for a topic that does not exist yet, like tail -F
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "agentflux.cli.main", "tail", later, "--from-beginning", "--limit", "1"],
+        env={**os.environ, "AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap}, cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await asyncio.sleep(2)
+        assert waiting.poll() is None
+        assert (await asyncio.to_thread(cli, kafka_bootstrap, "publish", later, '{"n": 1}')).returncode == 0
+        out, err = await asyncio.to_thread(waiting.communicate, timeout=60)
+    finally:
+        waiting.kill()
+    assert f"waiting for {later} to be created" in err and out.endswith('{"n":1}\n')
     bad = await asyncio.to_thread(cli, kafka_bootstrap, "publish", topic, "{not json")
     assert bad.returncode == 2 and "not JSON" in bad.stderr

@@ -248,13 +248,15 @@ async def test_foreign_records_are_accepted_and_given_ids(
         seen.append(ctx)
 
     create_topic(kafka_bootstrap, topic)
-    produce_raw(kafka_bootstrap, topic, [(b"dev-1", b'{"celsius": 21.5}', None)])
+    produce_raw(kafka_bootstrap, topic, [(b"dev-1", f'{{"celsius": {21 + i}}}'.encode(), None) for i in range(50)])
     with caplog.at_level(logging.INFO, logger="agentflux.runtime"):
-        await _run_until(app, kafka_bootstrap, lambda: len(seen) == 1)
-    [ctx] = seen
+        await _run_until(app, kafka_bootstrap, lambda: len(seen) == 50)
+    ctx = seen[0]
     assert ctx.message_id and ctx.correlation_id == ctx.message_id
+    assert len({c.message_id for c in seen}) == 50
     assert f"{topic}/0/0 arrived without id or correlation_id" in caplog.text
     assert ctx.message_id in caplog.text
+    assert caplog.text.count("arrived without") == 1  # said once per topic, not once per record
 
 
 @pytest.mark.asyncio
