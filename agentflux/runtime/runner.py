@@ -47,9 +47,10 @@ def kafka_transport(
 class RunnerPlugin(Protocol):
     """Something that runs beside the agents, such as A2A discovery (``agentflux.a2a.Discovery``).
 
-    ``start(runner)`` is called once every consumer has been started (it may
-    replace ``runner.services.requester``); ``stop()`` is called first thing in
-    ``AppRunner.stop()``, before the consumers stop, in reverse order.
+    ``start(runner)`` is called once the topics exist and before any consumer or
+    schedule starts, so it may replace ``runner.services.requester`` before any
+    handler uses it; ``stop()`` is called first thing in ``AppRunner.stop()``,
+    before the consumers stop, in reverse order.
     """
 
     async def start(self, runner: AppRunner) -> None: ...
@@ -105,6 +106,10 @@ class AppRunner:
         specs = self.topic_specs()
         await self.transport.ensure_topics(specs)
         self.services.publisher.mark_ready([s.name for s in specs])
+        # Plugins first: one may replace the requester (Discovery does), and a handler that
+        # delegated through the old one before the swap would wait for a reply that never comes.
+        for plugin in self.plugins:
+            await plugin.start(self)
         for agent in self.agents:
             if not agent.topics:
                 continue
@@ -128,8 +133,6 @@ class AppRunner:
             ticker = ScheduleRunner(schedule, self.services, self.grace)
             self.schedules.append(ticker)
             self._tasks.append(asyncio.create_task(ticker.run(), name=f"agent:{schedule.agent.name}:every"))
-        for plugin in self.plugins:
-            await plugin.start(self)
         log.info("started agents %s", [a.name for a in self.agents])
 
     async def wait(self) -> None:

@@ -31,14 +31,22 @@ def test_the_greeting_goes_through_the_handler_and_the_skill(kafka_bootstrap: st
         # The address by option alone (`run -b`): without it, the run would look for `agentflux up`'s broker.
         no_env = {k: v for k, v in env.items() if k != "AGENTFLUX_BOOTSTRAP_SERVERS"}
         agent = subprocess.Popen(
-            [*CLI, "run", "app:app", "-b", kafka_bootstrap], cwd=project, env=no_env, stderr=stderr
+            [*CLI, "run", "app:app", "-b", kafka_bootstrap, "--log-level", "info"],
+            cwd=project,
+            env=no_env,
+            stderr=stderr,
         )
     try:
         sent = cli(project, env, "publish", f"{name}.greeting-requested.v1", '{"name": "Ada"}')
         assert sent.returncode == 0 and sent.stdout.startswith(f"published {name}.greeting-requested.v1/"), sent
 
         # The handler creates the output topic with its first greeting; tail waits for it.
-        tail = cli(project, env, "tail", f"{name}.greeting-sent.v1", "--from-beginning", "--limit", "1")
+        try:
+            tail = cli(project, env, "tail", f"{name}.greeting-sent.v1", "--from-beginning", "--limit", "1")
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"no greeting within 60 s; the agent's log:\n{log.read_text(errors='replace')}"
+            ) from None
         assert agent.poll() is None, log.read_text(errors="replace")
         assert tail.returncode == 0, tail.stderr + log.read_text(errors="replace")
         line = tail.stdout.strip()
