@@ -1,4 +1,9 @@
-"""``agentflux dlq list | show ID | redrive ID``: inspect and re-send dead letters."""
+"""``agentflux dlq list | show ID | redrive ID``: inspect and re-send dead letters.
+
+``--source TOPIC`` narrows ``list`` to the letters that came from one topic, and
+makes ``redrive`` send back every letter of that topic not redriven yet (what
+one does once the cause of a run of failures is fixed), so neither needs an id.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ dlq = typer.Typer(no_args_is_help=True, help="Inspect and re-send records in the
 _out = Console()
 _err = Console(stderr=True)
 Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
+Source = Annotated[str | None, typer.Option("--source", help="Only the letters that came from this topic")]
 
 
 async def _with_transport(bootstrap: str | None, work):  # type: ignore[no-untyped-def]
@@ -38,10 +44,12 @@ def _load(bootstrap: str | None) -> list[DeadLetter]:
 
 @dlq.command("list")
 def list_(
-    bootstrap: Bootstrap = None, limit: Annotated[int, typer.Option(min=1, help="Show the newest N")] = 50
+    bootstrap: Bootstrap = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show the newest N")] = 50,
+    source: Source = None,
 ) -> None:
     """List dead letters by when they failed, newest last; a redriven one says where it went."""
-    letters = _load(bootstrap)
+    letters = [d for d in _load(bootstrap) if source is None or d.source_topic == source]
     table = Table("id", "source", "group", "attempts", "error", "failed at", "redriven")
     for letter in letters[-limit:]:
         i = letter.info
@@ -55,7 +63,7 @@ def list_(
             ", ".join(f"-> {to}" for to in letter.redriven_to),
         )
     _out.print(table)
-    _err.print(f"{len(letters)} dead letter(s) in {DEAD_LETTER_TOPIC}")
+    _err.print(f"{len(letters)} dead letter(s) in {DEAD_LETTER_TOPIC}" + (f" from {source}" if source else ""))
 
 
 def _find(letters: list[DeadLetter], letter_id: str) -> DeadLetter:
@@ -83,14 +91,28 @@ def show(letter_id: Annotated[str, typer.Argument(help="partition:offset")], boo
 
 @dlq.command("redrive")
 def redrive_cmd(
-    letter_id: Annotated[str, typer.Argument(help="partition:offset")], bootstrap: Bootstrap = None
+    letter_id: Annotated[str | None, typer.Argument(help="partition:offset")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Instead of an id: every letter of this topic not redriven yet")
+    ] = None,
+    bootstrap: Bootstrap = None,
 ) -> None:
-    """Re-publish a dead letter, unchanged, to the topic it came from."""
+    """Re-publish a dead letter (or all of one topic's), unchanged, to the topic it came from."""
+    if (letter_id is None) == (source is None):
+        raise typer.BadParameter("give a letter id or --source TOPIC, not both", param_hint="LETTER_ID")
 
-    async def work(transport: KafkaTransport) -> str:
-        letter = _find(await read_dead_letters(transport), letter_id)
-        ack = await redrive(transport, letter)
-        return f"redrove {letter.id} to {ack.topic}/{ack.partition}/{ack.offset}"
+    async def work(transport: KafkaTransport) -> list[str]:
+        letters = await read_dead_letters(transport)
+        if letter_id is not None:
+            chosen = [_find(letters, letter_id)]
+        else:
+            chosen = [d for d in letters if d.source_topic == source and not d.redriven_to]
+        lines = []
+        for letter in chosen:
+            ack = await redrive(transport, letter)
+            lines.append(f"redrove {letter.id} to {ack.topic}/{ack.partition}/{ack.offset}")
+        return lines or [f"no dead letter from {source} left to redrive"]
 
     with _err.status("redriving ..."):
-        _out.print(asyncio.run(_with_transport(bootstrap, work)))
+        for line in asyncio.run(_with_transport(bootstrap, work)):
+            _out.print(line)

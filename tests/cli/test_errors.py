@@ -35,6 +35,8 @@ CASES = [
     (["streams", "run", "json:dumps"], {}, 2, "'json:dumps' is a function, expected StreamJob"),
     (["streams", "sql"], {}, 2, "Missing argument"),
     (["cards", "show"], {}, 2, "Missing argument"),
+    (["dlq", "redrive"], {}, 2, "give a letter id or --source TOPIC, not both"),
+    (["dlq", "redrive", "0:1", "--source", "shop.order-placed.v1"], {}, 2, "give a letter id or --source TOPIC"),
     (["new", "Hello", "--dir", "{tmp}"], {}, 2, "invalid project name 'Hello'"),
     (["new", "taken", "--dir", "{tmp}"], {}, 2, "exists and is not empty"),
 ]
