@@ -30,6 +30,7 @@ from agentflux.streams.decoding import KEY, RAW, PayloadDeserializer, ResultSeri
 from agentflux.streams.invalid import key_mismatch
 from agentflux.streams.provision import provision
 from agentflux.streams.results import WINDOW_END, WINDOW_START, encode_key, encode_value, result_headers
+from agentflux.transport.kafka_client import cluster_id
 
 if TYPE_CHECKING:
     from quixstreams.dataframe import StreamingDataFrame
@@ -43,12 +44,23 @@ log = logging.getLogger(__name__)
 _QUIX: dict[str, Any] = {"avg": Mean, "min": Min, "max": Max, "sum": Sum}
 
 
-def default_state_dir() -> Path:
-    """``$AGENTFLUX_STREAMS_STATE_DIR``, else ``$XDG_STATE_HOME/agentflux/streams`` (``~/.local/state``)."""
+def default_state_dir(cluster_id: str | None = None) -> Path:
+    """Where window state goes unless a job is given a ``state_dir``: one directory per Kafka cluster.
+
+    The base is ``$AGENTFLUX_STREAMS_STATE_DIR``, else ``$AGENTFLUX_HOME/streams`` (beside the
+    embedded broker's data), else ``$XDG_STATE_HOME/agentflux/streams`` (``~/.local/state``).
+    Local state is a cache of changelog topics of one cluster: kept per cluster id, a job run
+    against a new or reset cluster (a new ``agentflux up`` home) starts clean instead of failing
+    on changelog offsets lower than the ones its state saved.
+    """
     if os.environ.get(ENV_STATE_DIR):
-        return Path(os.environ[ENV_STATE_DIR]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base).expanduser() / "agentflux" / "streams"
+        base = Path(os.environ[ENV_STATE_DIR]).expanduser()
+    elif os.environ.get("AGENTFLUX_HOME"):
+        base = Path(os.environ["AGENTFLUX_HOME"]).expanduser() / "streams"
+    else:
+        state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        base = Path(state_home).expanduser() / "agentflux" / "streams"
+    return base / f"cluster-{cluster_id}" if cluster_id else base
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ class EmbeddedEngine:
         connection, extra = _split_config(self.kafka)
         app = Application(
             broker_address=connection, consumer_group=group, auto_offset_reset=s.auto_offset_reset,
-            commit_interval=s.commit_interval, state_dir=str(s.state_dir or default_state_dir()),
+            commit_interval=s.commit_interval, state_dir=str(s.state_dir or default_state_dir(cluster_id(self.kafka))),
             processing_guarantee=s.processing_guarantee, on_consumer_error=self._on_consumer_error,
             consumer_extra_config={**extra, **self.kafka.consumer_config},
             producer_extra_config={**extra, **self.kafka.producer_config},

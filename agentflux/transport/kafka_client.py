@@ -125,3 +125,13 @@ def make_client(kind: type[Client], config: dict[str, Any]) -> Client:
         raise ConfigError(
             f"invalid Kafka client setting: {reason} (settings come from AGENTFLUX_KAFKA_* variables and client_config)"
         ) from exc
+
+
+def cluster_id(settings: KafkaSettings) -> str | None:
+    """The cluster's id, from one metadata request (None when no broker answers within 10 s)."""
+    try:
+        admin = make_client(AdminClient, client_config(settings, cluster_watch(settings)))
+        return admin.list_topics(timeout=10).cluster_id or None
+    except KafkaException as exc:
+        logging.getLogger("agentflux.transport").info("cannot read the Kafka cluster id: %s", exc)
+        return None
