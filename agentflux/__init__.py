@@ -3,6 +3,7 @@
 The public surface is re-exported here; everything else is implementation.
 """
 
+from agentflux.client import AgentClient
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import (
     AgentfluxError,
@@ -29,14 +30,13 @@ from agentflux.contract.errors import (
     TransportError,
     UnknownSkill,
 )
-from agentflux.contract.tasks import TaskState, TaskStatus
+from agentflux.contract.tasks import TaskPhase, TaskReport
 from agentflux.contract.topics import TopicSpec
-from agentflux.patterns.client import AgentClient
 from agentflux.runtime.context import Context
-from agentflux.runtime.declarations import Agent, AgentApp, Handler
+from agentflux.runtime.declarations import Agent, AgentApp
+from agentflux.runtime.handlers import Handler, Skill
 from agentflux.runtime.retry import RetryPolicy
 from agentflux.runtime.runner import AppRunner
-from agentflux.runtime.skills import Skill
 from agentflux.transport.settings import KafkaSettings
 
 __all__ = [
@@ -67,9 +67,9 @@ __all__ = [
     "TaskCanceled",
     "TaskError",
     "TaskFailed",
+    "TaskPhase",
     "TaskRejected",
-    "TaskState",
-    "TaskStatus",
+    "TaskReport",
     "TaskTimeout",
     "ToolError",
     "TopicNameError",

@@ -21,16 +21,31 @@ from typing import Any
 
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskState
+from agentflux.contract.tasks import TaskReport
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, TASKS_TOPIC, event_type, task_requests_topic
+from agentflux.ops.deadletters import DeadLetter
 from agentflux.runtime.context import ToolProvider
-from agentflux.runtime.deadletter import DeadLetter
 from agentflux.runtime.declarations import AgentApp
+from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.runner import AppRunner
-from agentflux.transport.base import Ack, Record
+from agentflux.transport.base import Ack, Record, Tail
 from agentflux.transport.memory import MemoryTransport
 
-__all__ = ["MemoryTransport", "TestApp"]
+__all__ = ["MemoryTransport", "TestApp", "caught_up"]
+
+
+async def caught_up(consumers: Iterable[KeyOrderedConsumer], tail: Tail) -> bool:
+    """True when every consumer has committed the end of each partition it owns: all it read was handled.
+
+    Works on any transport (``TestApp.drain`` polls it on memory; a test against
+    Kafka can poll it with a ``KafkaTail``). The committed positions are taken
+    before the end offsets are asked for: a record that a handler published
+    before its own record was committed is therefore counted, and the answer is
+    never True while work caused by an earlier record is still on its way.
+    """
+    committed = [(tp, consumer.committed.get(tp, 0)) for consumer in consumers for tp in consumer.assigned]
+    ends = await tail.end_offsets(sorted({tp for tp, _ in committed}))
+    return all(offset >= ends[tp] for tp, offset in committed)
 
 
 class TestApp:
@@ -43,6 +58,7 @@ class TestApp:
     ) -> None:
         self.transport = MemoryTransport()
         self.runner = AppRunner(app, self.transport, agents=agents, tools=tools, grace=5.0)
+        self._tail = self.transport.tail()
 
     async def __aenter__(self) -> TestApp:
         await self.runner.start()
@@ -53,6 +69,7 @@ class TestApp:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.runner.stop()
+        await self._tail.close()
 
     async def publish(
         self,
@@ -82,28 +99,20 @@ class TestApp:
         envelope = envelope.with_(task_id=task_id or envelope.id)
         return await requester.delegate(skill, input, envelope=envelope, timeout=timeout)
 
-    def task_states(self, task_id: str | None = None) -> list[TaskState]:
+    def task_states(self, task_id: str | None = None) -> list[TaskReport]:
         """Every state record on ``agent.tasks.v1`` (of one task, if given), oldest first."""
-        states = [TaskState.model_validate_json(r.value or b"") for r in self.records(TASKS_TOPIC)]
+        states = [TaskReport.model_validate_json(r.value or b"") for r in self.records(TASKS_TOPIC)]
         return [s for s in states if task_id is None or s.task_id == task_id]
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until every consumer has committed everything there is to read."""
         async with asyncio.timeout(timeout):
-            while not self._idle():
+            while not await caught_up(self.runner.consumers, self._tail):
                 await asyncio.sleep(0.01)
 
-    def _idle(self) -> bool:
-        for consumer in self.runner.consumers:
-            for tp in consumer.assigned:
-                end = len(self.transport.topics[tp.topic][tp.partition])
-                committed = self.transport.committed.get((consumer.group_id, tp))
-                if (committed.offset if committed is not None else 0) < end:
-                    return False
-        return True
-
     def records(self, topic: str) -> list[Record]:
-        return [r for log in self.transport.topics.get(topic, []) for r in log]
+        """Every record of ``topic`` so far, partition by partition."""
+        return self.transport.records(topic)
 
     def published(self, topic: str, model: type[Any] = dict) -> list[Any]:
         """The payloads on ``topic``, decoded as ``model``."""

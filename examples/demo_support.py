@@ -23,10 +23,10 @@ from types import TracebackType
 
 from rich.console import Console
 
-from agentflux.contract.deadletter import SOURCE_TOPIC
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import TransportError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, reserved_specs
+from agentflux.ops.deadletters import SOURCE_TOPIC
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -110,7 +110,7 @@ def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
     """The dead letters on the real broker whose source is ``source_topic``."""
     from agentflux.contract.topics import DEAD_LETTER_TOPIC
-    from agentflux.runtime.deadletter import DeadLetter
+    from agentflux.ops.deadletters import DeadLetter
     from agentflux.transport.kafka import KafkaTransport
     from agentflux.transport.settings import KafkaSettings
 

@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("agentflux.a2a needs the a2a-sdk: pip install 'agentflux[a2a]'") from exc
 
 from agentflux.a2a.cards import KAFKA_BINDING, SKILL_SCHEMAS_URI, build_card, build_cards, skill_schemas
-from agentflux.a2a.discovery import CardPublisher, DiscoveringRequester, Discovery
+from agentflux.a2a.discovery import CardPublisher, Discovery, RegistryRouter
 from agentflux.a2a.gateway import AppCards, Gateway
 from agentflux.a2a.kafka_binding import KafkaClientTransport, register_kafka_binding
 from agentflux.a2a.messages import Reply
@@ -32,11 +32,11 @@ __all__ = [
     "AppCards",
     "CardPublisher",
     "CardRegistry",
-    "DiscoveringRequester",
     "Discovery",
     "Gateway",
     "InputRequired",
     "KafkaClientTransport",
+    "RegistryRouter",
     "Reply",
     "TrustPolicy",
     "UntrustedCard",

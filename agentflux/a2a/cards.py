@@ -47,7 +47,7 @@ from google.protobuf.json_format import MessageToDict
 from agentflux.a2a.messages import REPLY_MODES, is_reply_model, text_field
 from agentflux.contract.errors import ConfigError
 from agentflux.runtime.declarations import Agent, AgentApp
-from agentflux.runtime.skills import Skill
+from agentflux.runtime.handlers import Skill
 
 KAFKA_BINDING = "https://agentflux.dev/bindings/kafka/v1"
 SKILL_SCHEMAS_URI = "https://agentflux.dev/extensions/skill-schemas/v1"

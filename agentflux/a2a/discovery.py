@@ -9,7 +9,8 @@ run it
   for ``ttl`` seconds and signed anew when a signer is set
   (``CardPublisher``); on stop it publishes the cards as expired;
 * starts a ``CardRegistry`` and registers the remote agents of ``remote_urls``;
-* makes ``ctx.delegate`` registry-aware (``DiscoveringRequester``): a skill a
+* makes ``ctx.delegate`` registry-aware (it plugs a ``RegistryRouter`` into the
+  runner's requester): a skill a
   live agent on Kafka offers goes over Kafka; else a skill a remote HTTP agent
   offers runs there; anything else goes over Kafka as before, so a skill whose
   agents are not live right now (starting, restarting, crashed) is waited for
@@ -38,9 +39,8 @@ from agentflux.a2a.signing import TrustPolicy, signer_from_env, trust_from_env
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError, TopicNameError
-from agentflux.contract.tasks import TaskState, TaskStatus
 from agentflux.contract.topics import CARDS_TOPIC, validate_skill_id
-from agentflux.runtime.delegation import Requester, SkillLookup, outcome
+from agentflux.runtime.tasks.requester import Route
 from agentflux.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -138,42 +138,36 @@ def _app_name(app: str) -> str:
         raise ConfigError(f"invalid app name {app!r}: expected lowercase words joined by hyphens") from None
 
 
-class DiscoveringRequester(Requester):
-    """A ``Requester`` that asks the registry first (see the module docstring)."""
+class RegistryRouter:
+    """Routes a delegation to a skill that only a remote HTTP agent offers (see the module docstring).
 
-    def __init__(self, transport: Transport, registry: CardRegistry, *, lookup: SkillLookup | None = None) -> None:
-        super().__init__(transport, lookup=lookup)
+    Plugged into the runner's requester (``Requester.plug``): a skill live on
+    Kafka, or not live anywhere, is left to the Kafka topics, where the
+    request waits for a worker.
+    """
+
+    def __init__(self, registry: CardRegistry) -> None:
         self.registry = registry
-        self._skill_lookup = lookup or (lambda _skill: None)
         self._remote: RemoteSkills | None = None
 
-    async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
+    def route(self, skill: str) -> Route | None:
         offering = self.registry.offering(skill)
-        if not offering or offering[0].url is None:  # live on Kafka, or not live anywhere: the request waits there
-            return await super().delegate(skill, payload, envelope=envelope, timeout=timeout)
-        first = offering[0]
-        if self._remote is None:
-            self._remote = RemoteSkills()
-        declared = self._skill_lookup(skill)
-        result = await self._remote.delegate(
-            first.card, skill, payload, correlation_id=envelope.correlation_id, timeout=timeout
-        )
-        if declared is None:
-            return result
+        if not offering or offering[0].url is None:
+            return None
+        card = offering[0].card
 
-        done = TaskState(
-            task_id=envelope.task_id or envelope.id,
-            skill=skill,
-            state=TaskStatus.COMPLETED,
-            correlation_id=envelope.correlation_id,
-            result=result,
-        )
-        return outcome(skill, declared, done)
+        async def remote(payload: object, envelope: Envelope, timeout: float) -> Any:
+            if self._remote is None:
+                self._remote = RemoteSkills()
+            return await self._remote.delegate(
+                card, skill, payload, correlation_id=envelope.correlation_id, timeout=timeout
+            )
+
+        return remote
 
     async def close(self) -> None:
         if self._remote is not None:
             await self._remote.close()
-        await super().close()
 
 
 class Discovery:
@@ -215,10 +209,8 @@ class Discovery:
             registry=registry,
         )
         await self.publisher.start()
-        previous = runner.services.requester
-        runner.services.requester = DiscoveringRequester(transport, registry, lookup=runner.app.find_skill)
-        if previous is not None:
-            await previous.close()
+        if runner.services.requester is not None:
+            runner.services.requester.plug(RegistryRouter(registry))
 
     async def stop(self) -> None:
         if self.publisher is not None:

@@ -26,7 +26,7 @@ first turn equal the A2A task id, so ``ctx.task_id`` is the A2A task id.
 
 Contract: ``execute`` may run concurrently for different tasks; the SDK runs
 one at a time per task. Cancellation (``CancelTask``) sends a cancel request for
-the task's skill tasks to the worker (``agentflux.runtime.delegation.send_cancel``):
+the task's skill tasks to the worker (``agentflux.runtime.tasks.requester.send_cancel``):
 the handler is cancelled where it awaits, the tasks it delegated are cancelled
 too, and the skill task ends ``canceled``. The A2A task is marked canceled at
 once, and any late outcome of the skill task is ignored.
@@ -63,9 +63,9 @@ from agentflux.a2a.translate import status_of
 from agentflux.a2a.updates import HEADER_CONTEXT, HEADER_MESSAGE, HEADER_SKILL, HEADER_TASK, HEADER_TURN
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskStatus as WorkerStatus
+from agentflux.contract.tasks import TaskPhase
 from agentflux.contract.topics import task_requests_topic
-from agentflux.runtime.delegation import send_cancel
+from agentflux.runtime.tasks.requester import send_cancel
 from agentflux.transport.base import Transport
 
 SERVICE_HEADERS = {"a2a-version": "A2A-Version", "a2a-extensions": "A2A-Extensions"}  # as HTTP receives them
@@ -203,7 +203,7 @@ class SkillExecutor(AgentExecutor):
                     event.task_id, event.context_id = task_id, context_id
                     await event_queue_of(updater).enqueue_event(event)
                 elif entry.kind == WORKER_TYPE and state.a2a is None:
-                    if state.state is WorkerStatus.WORKING and not working and not reply:
+                    if state.state is TaskPhase.WORKING and not working and not reply:
                         working = True
                         await updater.start_work()
                     elif state.state.terminal:
@@ -212,7 +212,7 @@ class SkillExecutor(AgentExecutor):
 
     async def _finish(self, updater: TaskUpdater, state: TaskRecord, *, reply: bool) -> None:
         task_id, context_id = updater.task_id, updater.context_id
-        if state.state is WorkerStatus.COMPLETED:
+        if state.state is TaskPhase.COMPLETED:
             if reply:
                 message_id = str(uuid.uuid5(_TURN_NAMESPACE, f"{state.task_id}/reply"))
                 await event_queue_of(updater).enqueue_event(

@@ -1,7 +1,7 @@
 """The A2A records on ``agent.tasks.v1``: task snapshots and handler updates.
 
 Three kinds of record share the topic, all keyed by a task id, and all of them
-are valid ``TaskState`` records, so every reader of the topic keeps working
+are valid ``TaskReport`` records, so every reader of the topic keeps working
 (pydantic ignores the extra ``a2a`` field):
 
 * **worker states** (``ce_type`` ``agent.tasks.v1``): a skill task's
@@ -15,7 +15,7 @@ are valid ``TaskState`` records, so every reader of the topic keeps working
   the ``StreamResponse`` that produced it). Keyed by the A2A task id; the latest
   one is what ``GetTask`` answers, on any gateway replica.
 
-The ``TaskState`` fields of an A2A record describe the skill task behind it
+The ``TaskReport`` fields of an A2A record describe the skill task behind it
 (state mapped from the A2A state, as ``TASK_STATE_INPUT_REQUIRED`` maps to
 ``working``), so the worker's restore of finished tasks reads them correctly.
 Protobuf values use the ProtoJSON mapping the A2A spec fixes: camelCase
@@ -32,7 +32,7 @@ from a2a.utils.proto_utils import parse_lenient, to_stream_response
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ValidationError
 
-from agentflux.contract.tasks import TaskState, TaskStatus
+from agentflux.contract.tasks import TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.transport.base import Record
 
@@ -43,22 +43,22 @@ WORKER_TYPE = TASKS_TOPIC
 Event = Message | Task | TaskStatusUpdateEvent | TaskArtifactUpdateEvent
 
 _TO_WORKER = {
-    A2AState.TASK_STATE_SUBMITTED: TaskStatus.SUBMITTED,
-    A2AState.TASK_STATE_WORKING: TaskStatus.WORKING,
-    A2AState.TASK_STATE_INPUT_REQUIRED: TaskStatus.WORKING,
-    A2AState.TASK_STATE_AUTH_REQUIRED: TaskStatus.WORKING,
-    A2AState.TASK_STATE_COMPLETED: TaskStatus.COMPLETED,
-    A2AState.TASK_STATE_FAILED: TaskStatus.FAILED,
-    A2AState.TASK_STATE_CANCELED: TaskStatus.CANCELED,
-    A2AState.TASK_STATE_REJECTED: TaskStatus.REJECTED,
+    A2AState.TASK_STATE_SUBMITTED: TaskPhase.SUBMITTED,
+    A2AState.TASK_STATE_WORKING: TaskPhase.WORKING,
+    A2AState.TASK_STATE_INPUT_REQUIRED: TaskPhase.WORKING,
+    A2AState.TASK_STATE_AUTH_REQUIRED: TaskPhase.WORKING,
+    A2AState.TASK_STATE_COMPLETED: TaskPhase.COMPLETED,
+    A2AState.TASK_STATE_FAILED: TaskPhase.FAILED,
+    A2AState.TASK_STATE_CANCELED: TaskPhase.CANCELED,
+    A2AState.TASK_STATE_REJECTED: TaskPhase.REJECTED,
 }
 _FROM_WORKER = {
-    TaskStatus.SUBMITTED: A2AState.TASK_STATE_SUBMITTED,
-    TaskStatus.WORKING: A2AState.TASK_STATE_WORKING,
-    TaskStatus.COMPLETED: A2AState.TASK_STATE_COMPLETED,
-    TaskStatus.FAILED: A2AState.TASK_STATE_FAILED,
-    TaskStatus.CANCELED: A2AState.TASK_STATE_CANCELED,
-    TaskStatus.REJECTED: A2AState.TASK_STATE_REJECTED,
+    TaskPhase.SUBMITTED: A2AState.TASK_STATE_SUBMITTED,
+    TaskPhase.WORKING: A2AState.TASK_STATE_WORKING,
+    TaskPhase.COMPLETED: A2AState.TASK_STATE_COMPLETED,
+    TaskPhase.FAILED: A2AState.TASK_STATE_FAILED,
+    TaskPhase.CANCELED: A2AState.TASK_STATE_CANCELED,
+    TaskPhase.REJECTED: A2AState.TASK_STATE_REJECTED,
 }
 TERMINAL = frozenset(
     {
@@ -82,17 +82,17 @@ class A2AInfo(BaseModel):
     prev_version: int = 0
 
 
-class TaskRecord(TaskState):
-    """A ``TaskState`` that may carry an A2A snapshot or a handler update."""
+class TaskRecord(TaskReport):
+    """A ``TaskReport`` that may carry an A2A snapshot or a handler update."""
 
     a2a: A2AInfo | None = None
 
 
-def worker_status(state: int) -> TaskStatus:
-    return _TO_WORKER.get(cast("A2AState", state), TaskStatus.WORKING)
+def worker_status(state: int) -> TaskPhase:
+    return _TO_WORKER.get(cast("A2AState", state), TaskPhase.WORKING)
 
 
-def a2a_state(status: TaskStatus) -> A2AState:
+def a2a_state(status: TaskPhase) -> A2AState:
     return _FROM_WORKER[status]
 
 

@@ -27,7 +27,7 @@ from agentflux.a2a.messages import result_artifact
 from agentflux.a2a.task_log import TaskLog
 from agentflux.a2a.task_store import KafkaTaskStore
 from agentflux.a2a.translate import status_of
-from agentflux.contract.tasks import TaskState, TaskStatus
+from agentflux.contract.tasks import TaskPhase, TaskReport
 from agentflux.transport.base import Transport
 
 log = logging.getLogger("agentflux.a2a")
@@ -76,11 +76,11 @@ class TaskRecovery:
         return written
 
 
-def recovered_task(task: Task, outcome: TaskState) -> Task:
+def recovered_task(task: Task, outcome: TaskReport) -> Task:
     """``task`` with its skill task's outcome applied, as the executor applies it."""
     finished = Task()
     finished.CopyFrom(task)
-    if outcome.state is TaskStatus.COMPLETED:
+    if outcome.state is TaskPhase.COMPLETED:
         finished.artifacts.append(result_artifact(outcome.result))
     finished.status.CopyFrom(status_of(outcome, task_id=task.id, context_id=task.context_id))
     return finished

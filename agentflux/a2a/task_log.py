@@ -48,7 +48,7 @@ from agentflux.a2a.records import (
 )
 from agentflux.a2a.translate import worker_task
 from agentflux.contract.errors import LifecycleError
-from agentflux.contract.tasks import TaskState
+from agentflux.contract.tasks import TaskReport
 from agentflux.contract.topics import TASKS_TOPIC, reserved_specs
 from agentflux.transport.base import Record, TopicPartition, Transport
 from agentflux.transport.follower import TopicFollower
@@ -92,7 +92,7 @@ class TaskLog:
         self._pending: dict[str, Snapshot] = {}
         self._recent: dict[str, deque[Entry]] = defaultdict(lambda: deque(maxlen=_RECENT))
         self._followers: dict[str, set[asyncio.Queue[Entry]]] = defaultdict(set)
-        self._outcomes: dict[str, tuple[TaskState, int, float]] = {}  # skill outcomes not yet in their A2A task
+        self._outcomes: dict[str, tuple[TaskReport, int, float]] = {}  # skill outcomes not yet in their A2A task
 
     async def start(self, timeout: float = 30.0) -> None:
         """Read the log up to its current end, then keep following it. Idempotent."""
@@ -189,7 +189,7 @@ class TaskLog:
         if folded is None or snapshot.version > folded.version:
             self._pending[task_id] = snapshot
 
-    def unrecorded(self, older_than: float) -> list[tuple[Snapshot, TaskState]]:
+    def unrecorded(self, older_than: float) -> list[tuple[Snapshot, TaskReport]]:
         """A2A tasks still working whose skill task finished more than ``older_than`` seconds ago.
 
         Only the first turn's skill task shares the A2A task's id (and partition), so

@@ -51,7 +51,7 @@ from agentflux.a2a.records import (
 from agentflux.a2a.task_log import Snapshot, TaskLog
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskErrorInfo, TaskStatus
+from agentflux.contract.tasks import TaskErrorInfo, TaskPhase
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.transport.base import Transport
 
@@ -115,7 +115,7 @@ class KafkaTaskStore(VersionedTaskStore):
         metadata = MessageToDict(task.metadata) if task.HasField("metadata") else {}
         result = None
         error = None
-        if state is TaskStatus.COMPLETED:
+        if state is TaskPhase.COMPLETED:
             result = next((MessageToDict(p.data) for a in task.artifacts for p in a.parts if p.HasField("data")), None)
         elif state.terminal:
             reason = "\n".join(p.text for p in task.status.message.parts if p.HasField("text"))

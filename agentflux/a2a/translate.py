@@ -10,8 +10,7 @@ from a2a.types import TaskState as A2AState
 
 from agentflux.a2a.messages import agent_text, result_artifact
 from agentflux.a2a.records import a2a_state
-from agentflux.contract.tasks import TaskState
-from agentflux.contract.tasks import TaskStatus as WorkerStatus
+from agentflux.contract.tasks import TaskPhase, TaskReport
 
 INPUT_REQUIRED_ERROR = "InputRequired"
 
@@ -24,10 +23,10 @@ def timestamp(status: TaskStatus, when: str | None) -> None:
         status.timestamp.GetCurrentTime()
 
 
-def status_of(state: TaskState, *, task_id: str, context_id: str) -> TaskStatus:
+def status_of(state: TaskReport, *, task_id: str, context_id: str) -> TaskStatus:
     """The A2A status a worker state means; an ``InputRequired`` failure is ``TASK_STATE_INPUT_REQUIRED``."""
     error = state.error
-    if state.state is WorkerStatus.FAILED and error is not None and error.type == INPUT_REQUIRED_ERROR:
+    if state.state is TaskPhase.FAILED and error is not None and error.type == INPUT_REQUIRED_ERROR:
         code: A2AState = A2AState.TASK_STATE_INPUT_REQUIRED
     else:
         code = a2a_state(state.state)
@@ -40,15 +39,15 @@ def status_of(state: TaskState, *, task_id: str, context_id: str) -> TaskStatus:
     return status
 
 
-def worker_task(state: TaskState) -> Task:
+def worker_task(state: TaskReport) -> Task:
     """A read-only A2A view of a task known only from its worker states (delegated inside the mesh)."""
     task = Task(id=state.task_id, context_id=state.correlation_id)
     task.status.CopyFrom(status_of(state, task_id=state.task_id, context_id=state.correlation_id))
-    if state.state is WorkerStatus.COMPLETED and state.result is not None:
+    if state.state is TaskPhase.COMPLETED and state.result is not None:
         task.artifacts.append(result_artifact(state.result))
     return task
 
 
-def _message_id(state: TaskState) -> str:
+def _message_id(state: TaskReport) -> str:
     """Stable per task and state, so every replica derives the same message."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"agentflux:{state.task_id}:{state.state}:{state.updated_at}"))

@@ -40,7 +40,7 @@ from a2a.utils.proto_utils import parse_lenient
 from agentflux.a2a.records import UPDATE_TYPE, A2AInfo, TaskRecord, event_json
 from agentflux.a2a.translate import INPUT_REQUIRED_ERROR
 from agentflux.contract.errors import ConfigError, HandlerOutcome
-from agentflux.contract.tasks import TaskStatus as WorkerStatus
+from agentflux.contract.tasks import TaskPhase
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.runtime.context import Context
 
@@ -162,7 +162,7 @@ class A2ATask:
         record = TaskRecord(
             task_id=self.skill_task_id,
             skill=self._skill,
-            state=WorkerStatus.WORKING,
+            state=TaskPhase.WORKING,
             correlation_id=ctx.correlation_id,
             worker=ctx.agent,
             a2a=A2AInfo(agent=ctx.agent, update=update),

@@ -19,15 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from agentflux.cli.loading import load_object
+from agentflux.cli.options import Bootstrap, with_transport
 from agentflux.contract.errors import ConfigError
 from agentflux.runtime.declarations import AgentApp
 from agentflux.transport.kafka import KafkaTransport
-from agentflux.transport.settings import KafkaSettings
 
 cards = typer.Typer(no_args_is_help=True, help="Show A2A Agent Cards: live ones from Kafka, or an app's.")
 _out = Console()
 _err = Console(stderr=True)
-Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
 AppRef = Annotated[str | None, typer.Option("--app", help="Cards from this app's declarations (module:attribute)")]
 
 
@@ -48,19 +47,16 @@ def _live(bootstrap: str | None) -> Any:
     """A ``CardRegistry`` that has read every card on ``agent.cards.v1`` (and stopped following it)."""
     a2a = _a2a()
 
-    async def read() -> Any:
-        transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
-        await transport.start()
+    async def read(transport: KafkaTransport) -> Any:
         registry = a2a.CardRegistry(transport)
         try:
             await registry.start()
             return registry
         finally:
             await registry.close()
-            await transport.close()
 
     with _err.status("reading agent.cards.v1 ..."):
-        return asyncio.run(read())
+        return asyncio.run(with_transport(bootstrap, read))
 
 
 @cards.command("list")
@@ -128,11 +124,8 @@ def gateway(
 
     a2a = _a2a()
     configure_logging(log_level)
-    settings = KafkaSettings.resolve(bootstrap, connect_timeout=None)  # started in an outage: wait for the cluster
 
-    async def serve() -> None:
-        transport = KafkaTransport(settings)
-        await transport.start()
+    async def serve(transport: KafkaTransport) -> None:
         registry = None
         if app_ref:
             source: Any = a2a.AppCards(load_object(app_ref, AgentApp))
@@ -140,18 +133,17 @@ def gateway(
             source = registry = a2a.CardRegistry(transport, trust=trust_from_env())
             await registry.start()
         url = public_url or f"http://{host}:{port}"
-        gw = a2a.Gateway(
-            transport, source, public_url=url, bootstrap_servers=settings.bootstrap_servers, signer=signer_from_env()
-        )
+        servers = transport.settings.bootstrap_servers
+        gw = a2a.Gateway(transport, source, public_url=url, bootstrap_servers=servers, signer=signer_from_env())
         _err.print(f"agentflux gateway: serving {source.names()} at {url}/agents/{{name}}")
         try:
             await serve_asgi(gw, host=host, port=port, log_level=log_level)
         finally:
             if registry is not None:
                 await registry.close()
-            await transport.close()
 
-    asyncio.run(serve())
+    # connect_timeout=None: a gateway started in an outage waits for the cluster
+    asyncio.run(with_transport(bootstrap, serve, connect_timeout=None))
 
 
 def discovery_plugins() -> list[Any]:

@@ -15,31 +15,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentflux.cli.options import Bootstrap, with_transport
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
-from agentflux.runtime.deadletter import DeadLetter, read_dead_letters, redrive
+from agentflux.ops.deadletters import DeadLetter, read_dead_letters, redrive
 from agentflux.transport.kafka import KafkaTransport
-from agentflux.transport.settings import KafkaSettings
 
 dlq = typer.Typer(no_args_is_help=True, help="Inspect and re-send records in the dead-letter topic.")
 _out = Console()
 _err = Console(stderr=True)
-Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
 Source = Annotated[str | None, typer.Option("--source", help="Only the letters that came from this topic")]
-
-
-async def _with_transport(bootstrap: str | None, work):  # type: ignore[no-untyped-def]
-    transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
-    await transport.start()
-    try:
-        return await work(transport)
-    finally:
-        await transport.close()
 
 
 def _load(bootstrap: str | None) -> list[DeadLetter]:
     with _err.status(f"reading {DEAD_LETTER_TOPIC} ..."):
-        return asyncio.run(_with_transport(bootstrap, read_dead_letters))
+        return asyncio.run(with_transport(bootstrap, read_dead_letters))
 
 
 @dlq.command("list")
@@ -114,5 +104,5 @@ def redrive_cmd(
         return lines or [f"no dead letter from {source} left to redrive"]
 
     with _err.status("redriving ..."):
-        for line in asyncio.run(_with_transport(bootstrap, work)):
+        for line in asyncio.run(with_transport(bootstrap, work)):
             _out.print(line)

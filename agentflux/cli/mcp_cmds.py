@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agentflux.cli.loading import load_object
+from agentflux.cli.options import Bootstrap
 from agentflux.runtime.declarations import AgentApp
 
 mcp = typer.Typer(no_args_is_help=True, help="The agent mesh as an MCP server.")
@@ -22,25 +23,23 @@ def serve(
     app_ref: Annotated[
         str | None, typer.Option("--app", help="module:app, to validate inputs and type results of its skills")
     ] = None,
-    bootstrap: Annotated[
-        str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")
-    ] = None,
+    bootstrap: Bootstrap = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL", help="Log level (to stderr)")] = "warning",
 ) -> None:
     """Serve list_agents, publish_event, delegate_task, get_task, find_by_correlation and the dead letters."""
     from agentflux.cli.logs import configure_logging, serve_asgi
 
     configure_logging(log_level)
+    from agentflux.client import AgentClient
     from agentflux.mcp.mesh import build_mesh_server
     from agentflux.mcp.mesh_service import MeshService
-    from agentflux.patterns.client import AgentClient
     from agentflux.transport.kafka import KafkaTransport
-    from agentflux.transport.settings import KafkaSettings
 
     app = load_object(app_ref, AgentApp) if app_ref else None
-    settings = KafkaSettings.resolve(bootstrap or (app.bootstrap_servers if app else None), connect_timeout=None)
-    client = AgentClient(app=app, name="mcp", transport=KafkaTransport(settings))
-    server = build_mesh_server(MeshService(KafkaTransport(settings), client, app))
+    servers = bootstrap or (app.bootstrap_servers if app else None)
+    # connect_timeout=None: a server started in an outage waits for the cluster
+    client = AgentClient(app=app, name="mcp", transport=KafkaTransport.resolve(servers, connect_timeout=None))
+    server = build_mesh_server(MeshService(KafkaTransport.resolve(servers, connect_timeout=None), client, app))
     if http is None:
         server.run()
     else:

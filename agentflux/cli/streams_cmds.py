@@ -15,8 +15,9 @@ from rich.console import Console
 
 from agentflux.cli.loading import load_object
 from agentflux.cli.logs import configure_logging
+from agentflux.cli.options import Bootstrap
 from agentflux.streams import StreamJob
-from agentflux.streams.engines import ENGINES, run_job, start_flink, wait_flink
+from agentflux.streams.engines import ENGINES, job_sql, run_job, start_flink, wait_flink
 from agentflux.streams.flink_engine import ENV_IDLE_TIMEOUT, parse_idle_timeout
 from agentflux.transport.settings import KafkaSettings
 
@@ -24,9 +25,6 @@ streams = typer.Typer(no_args_is_help=True, help="Windowed stream jobs: one defi
 _err = Console(stderr=True, highlight=False)
 
 JobRef = Annotated[str, typer.Argument(help="The job, as module:attribute (attribute defaults to 'job')")]
-Bootstrap = Annotated[
-    str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS", help="Kafka host:port")
-]
 IdleTimeout = Annotated[
     str | None,
     typer.Option(
@@ -83,7 +81,8 @@ def run(
         return
     options = {"group_id": group, "state_dir": state_dir, "log_level": log_level}
     options = {k: v for k, v in options.items() if v is not None}
-    _err.print(f"{job.name}: {job.src.topic} -> {job.snk.topic} ({job.win.describe()}) on the embedded engine")
+    source, sink = job.source_spec, job.sink_spec
+    _err.print(f"{job.name}: {source.topic} -> {sink.topic} ({job.window_spec.describe()}) on the embedded engine")
     run_job(job, "embedded", kafka, **options)
 
 
@@ -92,7 +91,7 @@ def sql(job_ref: JobRef, bootstrap_servers: Bootstrap = None, idle_timeout: Idle
     """Print the Flink SQL a job compiles to (secrets masked): the tables, then both INSERTs as one statement set."""
     job = _job(job_ref)
     kafka = KafkaSettings.resolve(bootstrap_servers) if bootstrap_servers else None
-    typer.echo(job.sql(kafka, idle_timeout_ms=parse_idle_timeout(idle_timeout)), nl=False)
+    typer.echo(job_sql(job, kafka, idle_timeout_ms=parse_idle_timeout(idle_timeout)), nl=False)
 
 
 @streams.command()

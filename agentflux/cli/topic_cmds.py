@@ -20,17 +20,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentflux.cli.options import Bootstrap, with_transport
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import EnvelopeError, TopicNameError
 from agentflux.contract.topics import EVENT_TOPIC, TopicSpec, event_type
 from agentflux.runtime.publisher import Publisher
 from agentflux.transport.base import Record, TopicPartition
 from agentflux.transport.kafka import KafkaTransport
-from agentflux.transport.settings import KafkaSettings
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True)
-Bootstrap = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", envvar="AGENTFLUX_BOOTSTRAP_SERVERS")]
 Topic = Annotated[str, typer.Argument(help="An event topic, {domain}.{event-type}.v{N}")]
 
 
@@ -62,20 +61,15 @@ def publish(
     payload = _payload(value, file)
     _event_topic(topic)
 
-    async def send() -> str:
-        transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
-        await transport.start()
-        try:
-            envelope = Envelope.new(source="cli", type=event_type(topic), correlation_id=correlation_id)
-            ack = await Publisher(transport, lambda name: TopicSpec(name)).publish(
-                topic, payload, envelope=envelope, key=key
-            )
-        finally:
-            await transport.close()
+    async def send(transport: KafkaTransport) -> str:
+        envelope = Envelope.new(source="cli", type=event_type(topic), correlation_id=correlation_id)
+        ack = await Publisher(transport, lambda name: TopicSpec(name)).publish(
+            topic, payload, envelope=envelope, key=key
+        )
         where = f"{ack.topic}/{ack.partition}/{ack.offset}"
         return f"published {where} id={envelope.id} correlation_id={envelope.correlation_id}"
 
-    _out.print(escape(asyncio.run(send())))
+    _out.print(escape(asyncio.run(with_transport(bootstrap, send))))
 
 
 def tail(
@@ -87,14 +81,12 @@ def tail(
     """Print a topic's records as they arrive: where, key, envelope and value, one line each (Ctrl-C stops)."""
     _event_topic(topic)
     try:
-        asyncio.run(_follow(topic, from_beginning, limit, bootstrap))
+        asyncio.run(with_transport(bootstrap, lambda transport: _follow(transport, topic, from_beginning, limit)))
     except KeyboardInterrupt:
         sys.exit(0)
 
 
-async def _follow(topic: str, from_beginning: bool, limit: int | None, bootstrap: str | None) -> None:
-    transport = KafkaTransport(KafkaSettings.resolve(bootstrap))
-    await transport.start()
+async def _follow(transport: KafkaTransport, topic: str, from_beginning: bool, limit: int | None) -> None:
     tail = transport.tail()
     try:
         count = await tail.partition_count(topic)
@@ -118,7 +110,6 @@ async def _follow(topic: str, from_beginning: bool, limit: int | None, bootstrap
                     break
     finally:
         await tail.close()
-        await transport.close()
 
 
 def describe(record: Record) -> str:

@@ -1,6 +1,6 @@
 """Task state records and reply addresses: the wire contract of delegation.
 
-Every state change of a task is one ``TaskState`` record on ``agent.tasks.v1``
+Every state change of a task is one ``TaskReport`` record on ``agent.tasks.v1``
 (compacted, keyed by task id). Each record is complete, not a delta: after
 compaction the latest record alone tells the whole story, including when the
 task entered every earlier state (``timestamps``). State names are A2A's
@@ -41,8 +41,8 @@ __all__ = [
     "CANCEL_TYPE",
     "TASKS_TOPIC",
     "TaskErrorInfo",
-    "TaskState",
-    "TaskStatus",
+    "TaskPhase",
+    "TaskReport",
     "format_reply_to",
     "parse_reply_to",
 ]
@@ -50,7 +50,7 @@ __all__ = [
 CANCEL_TYPE = "agentflux.task.cancel"
 
 
-class TaskStatus(StrEnum):
+class TaskPhase(StrEnum):
     SUBMITTED = "submitted"
     WORKING = "working"
     COMPLETED = "completed"
@@ -63,7 +63,7 @@ class TaskStatus(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.REJECTED}
+_TERMINAL = {TaskPhase.COMPLETED, TaskPhase.FAILED, TaskPhase.CANCELED, TaskPhase.REJECTED}
 
 
 class TaskErrorInfo(BaseModel):
@@ -73,12 +73,12 @@ class TaskErrorInfo(BaseModel):
     message: str
 
 
-class TaskState(BaseModel):
+class TaskReport(BaseModel):
     """One task's state at one moment. ``input`` and ``result`` are JSON values."""
 
     task_id: str
     skill: str
-    state: TaskStatus
+    state: TaskPhase
     correlation_id: str
     input: Any = None
     result: Any = None
@@ -86,10 +86,10 @@ class TaskState(BaseModel):
     requester: str | None = None
     worker: str | None = None
     attempts: int = 0
-    timestamps: dict[TaskStatus, str] = Field(default_factory=dict)
+    timestamps: dict[TaskPhase, str] = Field(default_factory=dict)
     updated_at: str = Field(default_factory=now_rfc3339)
 
-    def advance(self, state: TaskStatus, **changes: Any) -> TaskState:
+    def advance(self, state: TaskPhase, **changes: Any) -> TaskReport:
         """A copy in ``state`` now, with ``changes`` applied and the transition time recorded."""
         now = now_rfc3339()
         return self.model_copy(
@@ -104,7 +104,7 @@ class TaskState(BaseModel):
             }
         )
 
-    def as_result(self) -> TaskState:
+    def as_result(self) -> TaskReport:
         """The record sent to the requester: the state without the (possibly large) input."""
         return self.model_copy(update={"input": None})
 

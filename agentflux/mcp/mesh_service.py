@@ -7,9 +7,10 @@ import time
 import uuid
 from typing import Any
 
+from agentflux.client import AgentClient
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError, TopicNameError
-from agentflux.contract.tasks import TaskState
+from agentflux.contract.tasks import TaskReport
 from agentflux.contract.topics import (
     CARD_EXPIRES_HEADER,
     CARD_INSTANCE_HEADER,
@@ -19,11 +20,10 @@ from agentflux.contract.topics import (
     TopicSpec,
     event_type,
 )
-from agentflux.patterns.client import AgentClient
-from agentflux.runtime.deadletter import read_dead_letters, redrive
+from agentflux.ops.deadletters import read_dead_letters, redrive
+from agentflux.ops.trace import find_by_correlation
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.publisher import Publisher
-from agentflux.runtime.trace import find_by_correlation
 from agentflux.transport.base import Record, Transport
 from agentflux.transport.health import alive_at
 
@@ -112,7 +112,7 @@ class MeshService:
                 latest = record.value
         if latest is None:
             raise ConfigError(f"no task {task_id!r} in {TASKS_TOPIC}")
-        return TaskState.model_validate_json(latest).model_dump(mode="json")
+        return TaskReport.model_validate_json(latest).model_dump(mode="json")
 
     async def find_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
         return [hop.to_dict() for hop in await find_by_correlation(self.transport, correlation_id)]

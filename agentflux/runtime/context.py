@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import event_type, task_requests_topic
-from agentflux.runtime.delegation import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
 from agentflux.runtime.publisher import Publisher
+from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
 from agentflux.transport.base import Ack, Record
 
 log = logging.getLogger("agentflux.runtime")
@@ -140,7 +140,7 @@ class Context:
     async def delegate(
         self, skill: str, input: object, *, timeout: float = DEFAULT_TIMEOUT, task_id: str | None = None
     ) -> Any:
-        """Run ``skill`` wherever it is offered and return its result (see ``agentflux.runtime.delegation``).
+        """Run ``skill`` wherever it is offered and return its result (see ``agentflux.runtime.tasks.requester``).
 
         Returns the skill's output model when the skill is declared in this app,
         else the result as JSON (a dict). Raises ``TaskFailed`` (the worker's

@@ -7,24 +7,25 @@ registry (``app.agents``, ``agent.handlers``) and call handlers directly.
 
 from __future__ import annotations
 
-import inspect
-import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agentflux.contract.codec import PayloadType, check_payload_type
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
+from agentflux.runtime.handlers import (
+    Handler,
+    HandlerFn,
+    Schedule,
+    Skill,
+    SkillFn,
+    TickFn,
+    check_tick,
+    payload_type,
+    skill_models,
+)  # fmt: skip
 from agentflux.runtime.retry import DEFAULT_HANDLER_TIMEOUT, RetryPolicy
-from agentflux.runtime.schedules import Schedule, TickFn
-from agentflux.runtime.skills import Skill, SkillFn, skill_models
-
-if TYPE_CHECKING:
-    from agentflux.runtime.context import Context
-
-HandlerFn = Callable[[Any, "Context"], Awaitable[Any]]
 
 
 class _Inherit(Enum):
@@ -33,34 +34,6 @@ class _Inherit(Enum):
 
 INHERIT = _Inherit.INHERIT  # "take the agent's setting", where None means "no timeout"
 Timeout = float | None | _Inherit
-
-
-@dataclass(eq=False)
-class Handler:
-    """An event handler: ``async def fn(event: Model, ctx: Context) -> None``.
-
-    Contract: handlers of one agent run concurrently for different keys and in
-    order for one key. A handler may be run more than once for one record
-    (at-least-once): make its effects idempotent, keyed by ``ctx.message_id``.
-    Each attempt is cancelled after ``timeout`` seconds (``HandlerTimeout``,
-    retried per ``retry``, then dead-lettered); None lets it run forever. If it
-    is cancelled otherwise (shutdown past the grace period, its partition
-    revoked), its record is not committed and will be delivered again.
-    """
-
-    agent: Agent
-    topic: str
-    fn: HandlerFn
-    payload_type: PayloadType
-    retry: RetryPolicy
-    timeout: float | None = DEFAULT_HANDLER_TIMEOUT
-
-    async def __call__(self, payload: Any, ctx: Context) -> Any:
-        return await self.fn(payload, ctx)
-
-    @property
-    def name(self) -> str:
-        return getattr(self.fn, "__qualname__", repr(self.fn))
 
 
 @dataclass(eq=False)
@@ -106,8 +79,8 @@ class Agent:
         limit = self._timeout(timeout, f"handler for {topic!r}")
 
         def register(fn: HandlerFn) -> Handler:
-            payload_type = _payload_type(fn, f"handler {fn.__qualname__} for {topic!r}")
-            handler = Handler(self, topic, fn, payload_type, retry or self.retry, limit)
+            payload = payload_type(fn, f"handler {fn.__qualname__} for {topic!r}")
+            handler = Handler(self, topic, fn, payload, retry or self.retry, limit)
             self.handlers.append(handler)
             return handler
 
@@ -159,8 +132,7 @@ class Agent:
             raise ConfigError(f"agent {self.name!r}: a schedule needs a positive interval, got {seconds}")
 
         def register(fn: TickFn) -> Schedule:
-            if not inspect.iscoroutinefunction(fn):
-                raise ConfigError(f"schedule {fn.__qualname__}: must be an async function (async def)")
+            check_tick(fn)
             schedule = Schedule(self, fn, seconds)
             self.schedules.append(schedule)
             return schedule
@@ -257,15 +229,3 @@ def _check_timeout(timeout: float | None, where: str) -> float | None:
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"{where}: timeout must be a positive number of seconds or None, got {timeout!r}")
     return timeout
-
-
-def _payload_type(fn: HandlerFn, where: str) -> PayloadType:
-    if not inspect.iscoroutinefunction(fn):
-        raise ConfigError(f"{where}: must be an async function (async def)")
-    params = list(inspect.signature(fn).parameters)
-    if len(params) != 2:
-        raise ConfigError(f"{where}: must take exactly (payload, ctx), got {params}")
-    hints = typing.get_type_hints(fn)
-    if params[0] not in hints:
-        raise ConfigError(f"{where}: annotate the first parameter with the payload model")
-    return check_payload_type(hints[params[0]], where)

@@ -90,6 +90,7 @@ class KeyOrderedConsumer:
         self._failure: BaseException | None = None
         self._consumer: Consumer | None = None
         self._commit_failing = False
+        self._committed: dict[TopicPartition, int] = {}  # per owned partition: the position the group has
 
     @property
     def assigned(self) -> list[TopicPartition]:
@@ -100,6 +101,18 @@ class KeyOrderedConsumer:
         """Partitions paused by backpressure right now."""
         return set(self._paused)
 
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        """The committed position of each partition this member owns: the next offset to read.
+
+        It is what the group had when the partition was assigned, then what this
+        member committed since; every record below it has been handled. A
+        partition with no commit yet is absent. Compared with the partitions'
+        end offsets (``Tail.end_offsets``) it says whether everything there is
+        was handled: ``agentflux.testing.TestApp.drain`` waits for that.
+        """
+        return {tp: self._committed[tp] for tp in self._generation if tp in self._committed}
+
     async def _on_assigned(self, tps: list[TopicPartition], committed: Positions) -> None:
         if self._assign_hook is not None:
             await self._assign_hook(tps, committed)
@@ -107,6 +120,8 @@ class KeyOrderedConsumer:
         for tp in tps:
             self._generation[tp] = self._generation.get(tp, 0) + 1
             skipped += self._tracker.restore(tp, committed.get(tp))
+            if tp in committed:
+                self._committed[tp] = committed[tp].offset
         log.info(
             "%s: assigned %s%s", self.group_id, _fmt(tps), f" ({skipped} finished records to skip)" * bool(skipped)
         )
@@ -125,6 +140,7 @@ class KeyOrderedConsumer:
             self._generation.pop(tp, None)  # records of these partitions no longer start
             self._paused.discard(tp)
             self._heads.pop(tp, None)
+            self._committed.pop(tp, None)
         await self._stop_work(owned, grace)
         positions = self._tracker.to_commit(owned)
         self._tracker.forget(owned)
@@ -222,6 +238,7 @@ class KeyOrderedConsumer:
             log.info("%s: committing again", self.group_id)
             self._commit_failing = False
         self._tracker.mark_committed(positions)
+        self._committed.update((tp, p.offset) for tp, p in positions.items() if tp in self._generation)
         return True
 
     async def _apply_backpressure(self) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import InvalidMessage
+from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
-from agentflux.runtime.deadletter import DeadLetterWriter
-from agentflux.runtime.declarations import Agent, Handler
-from agentflux.runtime.retry import Watchdog, run_attempts
+from agentflux.runtime.declarations import Agent
+from agentflux.runtime.handlers import Handler, run_with_retries
+from agentflux.runtime.retry import Watchdog
 from agentflux.transport.base import Record
 
 log = logging.getLogger("agentflux.runtime")
@@ -66,7 +67,7 @@ class EventProcessor:
         self.services = services
         self.max_message_bytes = max_message_bytes
         self.dead_letters = DeadLetterWriter(
-            services.publisher, group=agent.group_id, agent=agent.name, max_bytes=max_message_bytes
+            services.publisher.transport, group=agent.group_id, agent=agent.name, max_bytes=max_message_bytes
         )
         self.watchdog = Watchdog()
         self.noted: set[str] = set()  # topics whose records come without envelopes, already said
@@ -84,17 +85,14 @@ class EventProcessor:
         await self._run(handler, record, envelope, payload)
 
     async def _run(self, handler: Handler, record: Record, envelope: Envelope, payload: Any) -> None:
-        def attempt(number: int) -> Any:
-            ctx = Context(
+        def context(number: int) -> Context:
+            return Context(
                 agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=number
             )
-            return self.watchdog.run(
-                handler.timeout, lambda: f"handler {handler.name} for {record.ref}", handler(payload, ctx)
-            )
 
-        def what() -> str:
-            return f"{self.agent.name}: {record.ref}"
-
-        outcome = await run_attempts(attempt, handler.retry, self.services.publisher.transport.watch, what)
+        outcome = await run_with_retries(
+            handler, payload, context, watchdog=self.watchdog, watch=self.services.publisher.transport.watch,
+            what=f"{self.agent.name}: {record.ref}", attempt_name=f"handler {handler.name} for {record.ref}",
+        )  # fmt: skip
         if outcome.error is not None:
             await self.dead_letters.send(record, outcome.attempts, outcome.error)

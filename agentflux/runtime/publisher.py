@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TopicSpec, validate_topic
-from agentflux.runtime.retry import RetryPolicy
-from agentflux.transport.base import Ack, Headers, Transport
-from agentflux.transport.health import ClusterWatch
-
-log = logging.getLogger("agentflux.runtime")
-_BACKOFF = RetryPolicy(initial_backoff=0.2, max_backoff=10.0)
+from agentflux.transport.base import Ack, Transport
 
 
 def key_bytes(key: str | bytes | None) -> bytes | None:
@@ -56,30 +50,3 @@ class Publisher:
             validate_topic(topic)
             await self._provision(topic)
         return await self.transport.publish(topic, encode(payload), key=key_bytes(key), headers=envelope.to_headers())
-
-    async def publish_raw(self, topic: str, value: bytes | None, *, key: bytes | None, headers: Headers) -> Ack:
-        """Publish bytes and headers as they are (dead letters, redrives)."""
-        if topic not in self._ready:
-            await self._provision(topic)
-        return await self.transport.publish(topic, value, key=key, headers=headers)
-
-
-async def publish_until_acked(what: str, send: Callable[[int], Awaitable[Ack]], watch: ClusterWatch) -> Ack:
-    """``send(failures)`` until the broker acknowledges; transient errors are retried with backoff.
-
-    For records whose source is committed only after they are safe (task
-    states, results, dead letters): a broker outage stalls the caller rather
-    than losing the record. A permanent error (``transient = False``, such as
-    ``MessageTooLarge``) is raised at once.
-    """
-    failures = 0
-    while True:
-        try:
-            return await send(failures)
-        except Exception as exc:
-            if getattr(exc, "transient", None) is False:
-                raise
-            failures += 1
-            level = logging.DEBUG if watch.lost else logging.WARNING
-            log.log(level, "publishing the %s failed (%d): %s; retrying", what, failures, exc)
-            await asyncio.sleep(_BACKOFF.backoff(min(failures, 10)))

@@ -1,27 +1,17 @@
-"""Retries: how often and how long to wait, the per-attempt timeout, and the loop that applies both.
-
-``run_attempts`` runs one unit of work (a handler on a record, a skill on a
-task) until it succeeds or its ``RetryPolicy`` gives up. Each attempt is
-bounded by a timeout and cancelled when it expires (``Watchdog``;
-``HandlerTimeout``, transient, so retried like any transient error). An attempt that failed while
-the Kafka cluster was lost, or that saw the cluster go away while it ran, does
-not count: the loop waits for the cluster to come back and tries again, so a
-broker outage of any length delays work but never exhausts its retries.
+"""Retries and timeouts: how often and how long to wait (``RetryPolicy``), and cancelling an attempt
+that runs past its timeout (``Watchdog``). ``handlers.run_with_retries`` is the loop that applies both.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from agentflux.contract.errors import HandlerTimeout, Retry
-from agentflux.transport.health import ClusterWatch
 
-log = logging.getLogger("agentflux.runtime")
 T = TypeVar("T")
 
 DEFAULT_HANDLER_TIMEOUT = 60.0
@@ -68,15 +58,6 @@ class RetryPolicy:
 
 def is_transient(error: BaseException) -> bool:
     return getattr(error, "transient", None) is not False
-
-
-@dataclass(frozen=True)
-class Outcome(Generic[T]):
-    """How ``run_attempts`` ended: the value of the attempt that succeeded, or the last error."""
-
-    value: T | None
-    error: Exception | None
-    attempts: int
 
 
 class Watchdog:
@@ -127,33 +108,3 @@ class Watchdog:
                         task.cancel()
         finally:
             self._ticker = None
-
-
-async def run_attempts(
-    attempt: Callable[[int], Awaitable[T]], policy: RetryPolicy, watch: ClusterWatch, what: Callable[[], str]
-) -> Outcome[T]:
-    """Call ``attempt(n)`` for n = 1, 2, ... until it returns or ``policy`` gives up (see the module docstring).
-
-    ``what()`` names the work in log lines. Cancellation is not caught: it ends the loop at once.
-    """
-    number = 1
-    while True:
-        outages = watch.outages
-        try:
-            return Outcome(await attempt(number), None, number)
-        except Exception as exc:
-            if watch.lost or watch.outages != outages:
-                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what(),
-                         number, _brief(exc))  # fmt: skip
-                await watch.wait_back()
-                continue
-            if not policy.should_retry(exc, number):
-                return Outcome(None, exc, number)
-            delay = policy.delay(exc, number)
-            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what(), number, _brief(exc), delay)
-            await asyncio.sleep(delay)
-            number += 1
-
-
-def _brief(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"

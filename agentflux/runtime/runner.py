@@ -9,16 +9,17 @@ import signal
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import TopicSpec, reserved_specs
-from agentflux.runtime.context import Services, ToolProvider
+from agentflux.runtime.context import Context, Services, ToolProvider
 from agentflux.runtime.declarations import Agent, AgentApp
-from agentflux.runtime.delegation import Requester
+from agentflux.runtime.handlers import TICK_TYPE, Schedule
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import EventProcessor
 from agentflux.runtime.publisher import Publisher
-from agentflux.runtime.schedules import ScheduleRunner
-from agentflux.runtime.task_worker import skill_topic_specs, task_consumer
+from agentflux.runtime.tasks.requester import Requester
+from agentflux.runtime.tasks.worker import skill_topic_specs, task_consumer
 from agentflux.transport.base import Transport
 
 log = logging.getLogger("agentflux.runtime")
@@ -35,13 +36,13 @@ def kafka_transport(
     starting waits for a broker (None: as long as it takes).
     """
     from agentflux.transport.kafka import KafkaTransport
-    from agentflux.transport.settings import KafkaSettings
 
-    settings = KafkaSettings.resolve(
-        app.bootstrap_servers, max_message_bytes=app.max_message_bytes, connect_timeout=connect_timeout
+    return KafkaTransport.resolve(
+        app.bootstrap_servers,
+        consumer_extra={"group.instance.id": instance_id} if instance_id else None,
+        max_message_bytes=app.max_message_bytes,
+        connect_timeout=connect_timeout,
     )
-    extra = {"group.instance.id": instance_id} if instance_id else {}
-    return KafkaTransport(settings, consumer_extra=extra)
 
 
 class RunnerPlugin(Protocol):
@@ -106,8 +107,8 @@ class AppRunner:
         specs = self.topic_specs()
         await self.transport.ensure_topics(specs)
         self.services.publisher.mark_ready([s.name for s in specs])
-        # Plugins first: one may replace the requester (Discovery does), and a handler that
-        # delegated through the old one before the swap would wait for a reply that never comes.
+        # Plugins first: one may plug a router into the requester (Discovery does), and a record
+        # handled before that would be delegated without it.
         for plugin in self.plugins:
             await plugin.start(self)
         for agent in self.agents:
@@ -190,3 +191,39 @@ class AppRunner:
         if waiting.done() and not waiting.cancelled():
             with contextlib.suppress(asyncio.CancelledError):
                 waiting.result()
+
+
+class ScheduleRunner:
+    """Runs one schedule until ``stop()``."""
+
+    def __init__(self, schedule: Schedule, services: Services, grace: float) -> None:
+        self.schedule = schedule
+        self.services = services
+        self.grace = grace
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        agent = self.schedule.agent.name
+        while not self._stopping.is_set():
+            started = loop.time()
+            ctx = Context(
+                agent=agent, envelope=Envelope.new(source=agent, type=TICK_TYPE), record=None, services=self.services
+            )
+            tick = asyncio.ensure_future(self.schedule(ctx))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait([tick, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not tick.done():
+                await asyncio.wait([tick], timeout=self.grace)
+                tick.cancel()
+            stopping.cancel()
+            if not tick.cancelled() and tick.exception() is not None:
+                log.error("%s: tick of %s failed: %r", agent, self.schedule.name, tick.exception())
+            delay = max(0.0, started + self.schedule.interval - loop.time())
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            except TimeoutError:
+                pass

@@ -32,10 +32,10 @@ class PayloadDeserializer(Deserializer):
     """Bytes -> ``{__key, __time, <aggregated fields as floats>}`` (plus ``__raw`` when asked)."""
 
     def __init__(self, job: StreamJob[Any], *, keep_raw: bool) -> None:
-        src = job.src
-        self._model = src.model
-        self._key = src.key
-        self._time = src.time
+        source = job.source_spec
+        self._model = source.model
+        self._key = source.key
+        self._time = source.time
         self._fields = job.aggregated_fields
         self._keep_raw = keep_raw
 

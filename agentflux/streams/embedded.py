@@ -25,12 +25,15 @@ from quixstreams.dataframe.windows import Count, Max, Mean, Min, Sum
 from quixstreams.kafka.configuration import ConnectionConfig
 
 from agentflux.contract.errors import InvalidMessage, LifecycleError
-from agentflux.streams.deadletters import DeadLetterProducer
+from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.streams.decoding import KEY, RAW, PayloadDeserializer, ResultSerializer, extract_time
 from agentflux.streams.invalid import key_mismatch
-from agentflux.streams.provision import provision
+from agentflux.streams.provision import job_topics
 from agentflux.streams.results import WINDOW_END, WINDOW_START, encode_key, encode_value, result_headers
-from agentflux.transport.kafka_client import cluster_id
+from agentflux.transport.base import Record
+from agentflux.transport.kafka import KafkaTransport
+from agentflux.transport.kafka_client import cluster_id, to_record
+from agentflux.transport.loop_thread import LoopThread
 
 if TYPE_CHECKING:
     from quixstreams.dataframe import StreamingDataFrame
@@ -105,7 +108,8 @@ class EmbeddedEngine:
         self.kafka = kafka
         self.settings = settings or EmbeddedSettings()
         self._app: Application | None = None
-        self.dead_letters: DeadLetterProducer | None = None
+        self._group = ""
+        self._dead_letters: tuple[LoopThread, DeadLetterWriter] | None = None
         self.late = 0
 
     def build(self, job: StreamJob[Any]) -> Application:
@@ -114,7 +118,7 @@ class EmbeddedEngine:
         s = self.settings
         group = s.group_id or f"agentflux.streams.{job.name}"
         logging.getLogger("quixstreams").setLevel(s.log_level.upper())
-        self.dead_letters = DeadLetterProducer(self.kafka, group=group, job=job.name)
+        self._group = group
         connection, extra = _split_config(self.kafka)
         app = Application(
             broker_address=connection, consumer_group=group, auto_offset_reset=s.auto_offset_reset,
@@ -124,23 +128,23 @@ class EmbeddedEngine:
             producer_extra_config={**extra, **self.kafka.producer_config},
             loglevel=None, on_message_processed=s.on_processed,
         )  # fmt: skip
-        src, snk = job.src, job.snk
+        source_spec, sink_spec = job.source_spec, job.sink_spec
         source = app.topic(
-            src.topic, value_deserializer=PayloadDeserializer(job, keep_raw=not src.rekey),
+            source_spec.topic, value_deserializer=PayloadDeserializer(job, keep_raw=not source_spec.rekey),
             key_deserializer="bytes", timestamp_extractor=extract_time,
         )  # fmt: skip
-        sink = app.topic(snk.topic, value_serializer=ResultSerializer(), key_serializer="bytes")
+        sink = app.topic(sink_spec.topic, value_serializer=ResultSerializer(), key_serializer="bytes")
         sdf = app.dataframe(source)
-        if src.rekey:
+        if source_spec.rekey:
             sdf = sdf.group_by(
-                lambda row: encode_key(row[KEY]), name=f"{job.name}-by-{src.key}",
+                lambda row: encode_key(row[KEY]), name=f"{job.name}-by-{source_spec.key}",
                 key_serializer="bytes", key_deserializer="bytes",
             )  # fmt: skip
         else:
             sdf = sdf.filter(self._key_matches, metadata=True)
         sdf = self._windowed(job, sdf)
         sdf = sdf.apply(lambda value, key, _ts, _h: self._row(job, value, key), metadata=True)
-        if job.filter_ is not None:
+        if job.condition is not None:
             sdf = sdf.filter(job.keeps)
         sdf = sdf.apply(lambda row: self._result(job, row))
         sdf = sdf.set_headers(lambda result, _k, _ts, _h: result.headers)
@@ -150,13 +154,27 @@ class EmbeddedEngine:
 
     def run(self, job: StreamJob[Any], *, timeout: float = 0.0) -> None:
         """Run ``job``; with ``timeout`` > 0, stop after that many seconds without a new record."""
-        provision(self.kafka, job, dead_letters=True)
         app = self.build(job)
-        try:
-            app.run(timeout=timeout)
-        finally:
-            if self.dead_letters is not None:
-                self.dead_letters.close()
+        with LoopThread(f"agentflux-{job.name}-dead-letters") as loop:
+            transport = KafkaTransport(self.kafka)
+            try:
+                loop.run(transport.start())
+                loop.run(transport.ensure_topics(job_topics(job, dead_letters=True)))
+                writer = DeadLetterWriter(
+                    transport, group=self._group, agent=job.name, max_bytes=self.kafka.max_message_bytes
+                )
+                self._dead_letters = (loop, writer)
+                app.run(timeout=timeout)
+            finally:
+                self._dead_letters = None
+                loop.run(transport.close())
+
+    def _dead_letter(self, record: Record, error: BaseException) -> None:
+        """Dead-letter ``record`` and wait until the broker has it (Quix calls us without an event loop)."""
+        if self._dead_letters is None:
+            raise LifecycleError("the embedded engine is not running")
+        loop, writer = self._dead_letters
+        loop.run(writer.send(record, 1, error))
 
     def stop(self) -> None:
         if self._app is None:
@@ -164,12 +182,12 @@ class EmbeddedEngine:
         self._app.stop()
 
     def _windowed(self, job: StreamJob[Any], sdf: StreamingDataFrame) -> StreamingDataFrame:
-        win = job.win
-        if win.tumbling:
-            definition: Any = sdf.tumbling_window(win.size_ms, win.grace_ms, name=job.name, on_late=self._on_late)
+        window = job.window_spec
+        if window.tumbling:
+            definition: Any = sdf.tumbling_window(window.size_ms, window.grace_ms, name=job.name, on_late=self._on_late)
         else:
             definition = sdf.hopping_window(
-                win.size_ms, win.slide_ms, win.grace_ms, name=job.name, on_late=self._on_late
+                window.size_ms, window.slide_ms, window.grace_ms, name=job.name, on_late=self._on_late
             )
         aggs = {name: _quix_aggregate(agg) for name, agg in job.aggregates}
         result: StreamingDataFrame = definition.agg(**aggs).final(closing_strategy="partition")
@@ -190,17 +208,13 @@ class EmbeddedEngine:
             return True
         ctx = message_context()
         error = InvalidMessage(key_mismatch(key, row[KEY]))
-        assert self.dead_letters is not None
-        self.dead_letters.send(
-            topic=ctx.topic, partition=ctx.partition, offset=ctx.offset, key=key, value=raw, headers=headers,
-            error=error,
-        )  # fmt: skip
+        self._dead_letter(Record(ctx.topic, ctx.partition, ctx.offset, key, raw, list(headers or []), 0), error)
         return False
 
     @staticmethod
     def _row(job: StreamJob[Any], value: dict[str, Any], key: bytes) -> dict[str, Any]:
         text = key.decode()
-        row: dict[str, Any] = {job.src.key: int(text) if job.src.key_kind == "int" else text}
+        row: dict[str, Any] = {job.source_spec.key: int(text) if job.source_spec.key_kind == "int" else text}
         row[WINDOW_START], row[WINDOW_END] = value["start"], value["end"]
         for name, _agg in job.aggregates:
             row[name] = value[name]
@@ -209,17 +223,15 @@ class EmbeddedEngine:
     @staticmethod
     def _result(job: StreamJob[Any], row: dict[str, Any]) -> _Result:
         fields = job.output_fields
-        job.snk.model.model_validate({n: row[n] for n in fields})
-        key = row[job.src.key]
-        headers = result_headers(job.name, job.snk.topic, key, row[WINDOW_START], row[WINDOW_END])
+        job.sink_spec.model.model_validate({n: row[n] for n in fields})
+        key = row[job.source_spec.key]
+        headers = result_headers(job.name, job.sink_spec.topic, key, row[WINDOW_START], row[WINDOW_END])
         return _Result(encode_key(key), encode_value(row, fields), headers)
 
     def _on_consumer_error(self, exc: BaseException, message: Any, logger: logging.Logger) -> bool:
-        if message is None or not isinstance(exc, InvalidMessage) or self.dead_letters is None:
+        if message is None or not isinstance(exc, InvalidMessage) or self._dead_letters is None:
             return False
-        self.dead_letters.send(
-            topic=message.topic(), partition=message.partition(), offset=message.offset(), key=message.key(),
-            value=message.value(), headers=message.headers(), error=exc,
-        )  # fmt: skip
+        record = to_record(message)
+        self._dead_letter(record, exc)
         logger.warning("dead-lettered %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), exc)
         return True

@@ -1,4 +1,4 @@
-"""Choosing and running an engine for a job.
+"""Choosing and running an engine for a job, and the Flink SQL a job compiles to.
 
 Contract every engine keeps (and ``docs/streams.md`` spells out):
 
@@ -13,30 +13,35 @@ Contract every engine keeps (and ``docs/streams.md`` spells out):
   source offsets.
 
 Engines are imported lazily: Quix Streams and PyFlink are optional extras.
+This module and the engines import the job definition (``job``); the
+definition imports no engine, so a job is started here, not by a method of it.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentflux.contract.errors import ConfigError
+from agentflux.streams.flink_sql import compile_job
 from agentflux.transport.settings import KafkaSettings
 
 if TYPE_CHECKING:
     from agentflux.streams.flink_engine import FlinkRun
-    from agentflux.streams.job import EngineName, StreamJob
+    from agentflux.streams.job import StreamJob
 
+EngineName = Literal["embedded", "flink"]
 ENGINES = ("embedded", "flink")
 Progress = Callable[[str], None]
 
 
 def run_job(
-    job: StreamJob[Any], engine: EngineName, kafka: KafkaSettings | None = None, *, progress: Progress | None = None,
-    **options: Any,
+    job: StreamJob[Any], engine: EngineName = "embedded", kafka: KafkaSettings | None = None, *,
+    progress: Progress | None = None, **options: Any,
 ) -> None:  # fmt: skip
     """Run ``job`` on ``engine`` until SIGINT/SIGTERM. ``options`` are the engine's settings fields."""
+    job = job.checked()
     kafka = kafka or KafkaSettings.resolve()
     if engine == "embedded":
         run_embedded(job, kafka, progress=progress, **options)
@@ -88,3 +93,11 @@ def wait_flink(run: FlinkRun, *, progress: Progress | None = None) -> str:
 
 def run_flink(job: StreamJob[Any], kafka: KafkaSettings, *, progress: Progress | None = None, **options: Any) -> None:
     wait_flink(start_flink(job, kafka, progress=progress, **options), progress=progress)
+
+
+def job_sql(job: StreamJob[Any], kafka: KafkaSettings | None = None, **options: Any) -> str:
+    """The Flink SQL ``job`` compiles to (statements separated by ``;``), with secrets masked.
+
+    ``options`` are ``compile_job``'s keyword arguments (``group_id``, ``idle_timeout_ms``, ...).
+    """
+    return compile_job(job.checked(), kafka, **options).script()

@@ -52,12 +52,12 @@ class Check:
 
 def kinds(job: StreamJob[Any]) -> dict[str, ValueKind]:
     """The fields the job reads, in the model's field order, with the kind each is checked as."""
-    src = job.src
-    used = {src.key, src.time, *job.aggregated_fields}
+    source = job.source_spec
+    used = {source.key, source.time, *job.aggregated_fields}
     out: dict[str, ValueKind] = {}
-    for name in src.model.model_fields:
+    for name in source.model.model_fields:
         if name in used:
-            kind = "int" if name == src.time and src.time_kind == "epoch_ms" else value_kind(src.model, name)
+            kind = "int" if name == source.time and source.time_kind == "epoch_ms" else value_kind(source.model, name)
             out[name] = kind or "float"  # job fields are always one of the four kinds (schema checks it)
     return out
 
@@ -75,7 +75,7 @@ def _bad(kind: ValueKind, text: str) -> str | None:
 
 def key_text(job: StreamJob[Any], text: str) -> str:
     """The key field as the text a Kafka key must equal (an int key normalised, as ``str(int)`` writes it)."""
-    return text if job.src.key_kind == "str" else f"CAST(TRY_CAST({text} AS BIGINT) AS STRING)"
+    return text if job.source_spec.key_kind == "str" else f"CAST(TRY_CAST({text} AS BIGINT) AS STRING)"
 
 
 def checks(job: StreamJob[Any], texts: Mapping[str, str], kafka_key: str | None) -> list[Check]:
@@ -88,7 +88,7 @@ def checks(job: StreamJob[Any], texts: Mapping[str, str], kafka_key: str | None)
         if bad is not None:
             out.append(Check(bad, PAYLOAD, sql_literal(not_a(name, kind))))
     if kafka_key is not None:
-        value = key_text(job, texts[job.src.key])
+        value = key_text(job, texts[job.source_spec.key])
         no_key = f"""CONCAT('record has no key; its key field''s value is "', {value}, '"')"""
         other = f"""CONCAT('record key "', {kafka_key}, '" is not its key field''s value "', {value}, '"')"""
         message = f"CASE WHEN {kafka_key} IS NULL THEN {no_key} ELSE {other} END"
@@ -141,7 +141,7 @@ def time_ms(t: str) -> str:
 
 def canonical_fields(job: StreamJob[Any]) -> list[str]:
     """The fields the dead-letter path's one ``JSON_QUERY`` picks out, key first."""
-    return [job.src.key, *(f for f in kinds(job) if f != job.src.key)]
+    return [job.source_spec.key, *(f for f in kinds(job) if f != job.source_spec.key)]
 
 
 def canonical_pattern(job: StreamJob[Any], *, with_key: bool) -> str:
@@ -153,7 +153,7 @@ def canonical_pattern(job: StreamJob[Any], *, with_key: bool) -> str:
     """
     found = kinds(job)
     tokens: dict[ValueKind, str] = {"str": r'"[^"\\]*"', "int": _WHOLE, "float": _NUMBER, "datetime": f'"{RFC3339}"'}
-    key = job.src.key
+    key = job.source_spec.key
     if with_key:
         group = r'([^"\\\x01]*)' if found[key] == "str" else f"({_WHOLE})"
         head = group + r"\x01\{" + f'"{key}":' + (r'"\1"' if found[key] == "str" else r"\1")

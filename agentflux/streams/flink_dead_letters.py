@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentflux.contract.deadletter import SOURCE_TOPIC
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
+from agentflux.ops.deadletters import SOURCE_TOPIC
 from agentflux.streams.filters import sql_literal
 from agentflux.streams.flink_checks import (
     PAYLOAD,
@@ -75,15 +75,15 @@ def _record_checks(job: StreamJob[Any]) -> list[Check]:
     for field in kinds(job):
         path = sql_literal(f"$[{sql_literal(field)}]")
         texts[field] = f"COALESCE(JSON_VALUE({_TEXT}, {path}), JSON_QUERY({_TEXT}, {path}))"
-    return found + checks(job, texts, None if job.src.rekey else "CAST(`__key` AS STRING)")
+    return found + checks(job, texts, None if job.source_spec.rekey else "CAST(`__key` AS STRING)")
 
 
 def _fast_pass(job: StreamJob[Any]) -> str:
     """TRUE for a record that certainly passes: valid UTF-8 and one ``JSON_QUERY`` matching the pattern."""
     path = sql_literal("$[" + ",".join(sql_literal(f) for f in canonical_fields(job)) + "]")
     canonical = f"JSON_QUERY({_TEXT}, {path})"
-    subject = canonical if job.src.rekey else f"CONCAT(CAST(`__key` AS STRING), CHR(1), {canonical})"
-    pattern = sql_literal(canonical_pattern(job, with_key=not job.src.rekey))
+    subject = canonical if job.source_spec.rekey else f"CONCAT(CAST(`__key` AS STRING), CHR(1), {canonical})"
+    pattern = sql_literal(canonical_pattern(job, with_key=not job.source_spec.rekey))
     return f"COALESCE(CAST({_TEXT} AS BYTES) = `__value` AND REGEXP({subject}, {pattern}), FALSE)"
 
 
@@ -92,7 +92,7 @@ def dead_letter_insert(job: StreamJob[Any], source: str, sink: str, *, group: st
     found = _record_checks(job)
     message = first_failure(found)
     dlq = {
-        SOURCE_TOPIC: sql_literal(job.src.topic),
+        SOURCE_TOPIC: sql_literal(job.source_spec.topic),
         "dlq_source_partition": "CAST(`__partition` AS STRING)",
         "dlq_source_offset": "CAST(`__offset` AS STRING)",
         "dlq_group": sql_literal(group),

@@ -97,7 +97,7 @@ def compile_job(
     base = re.sub(r"\W", "_", job.name) + suffix
     names = {part: quote(f"{base}_{part}") for part in ("source", "valid", "sink", "raw", "dead_letters")}
     group = group_id or f"agentflux.streams.{job.name}.flink"
-    reading = {"connector": "kafka", "topic": job.src.topic, **kafka_opts}
+    reading = {"connector": "kafka", "topic": job.source_spec.topic, **kafka_opts}
     start = {"scan.startup.mode": startup, "properties.auto.offset.reset": "earliest"}
     watermark: dict[str, str] = {"scan.watermark.emit.strategy": watermark_emit}
     if idle_timeout_ms:

@@ -28,30 +28,30 @@ _FUNCS = {"avg": "AVG", "min": "MIN", "max": "MAX", "sum": "SUM"}
 
 def window_source(job: StreamJob[Any], name: str, kafka: Mapping[str, str], options: Mapping[str, str]) -> str:
     """The source table: the Kafka key (unless the job rekeys) and the job's fields as text, and the watermark."""
-    src = job.src
+    source = job.source_spec
     fields = kinds(job)
     texts = {f: quote(f) for f in fields}
-    found = checks(job, texts, None if src.rekey else KAFKA_KEY)
-    time_text = texts[src.time]
-    millis = time_ms(time_text) if fields[src.time] == "datetime" else typed("int", time_text)
-    columns = [] if src.rekey else [f"{KAFKA_KEY} STRING"]
+    found = checks(job, texts, None if source.rekey else KAFKA_KEY)
+    time_text = texts[source.time]
+    millis = time_ms(time_text) if fields[source.time] == "datetime" else typed("int", time_text)
+    columns = [] if source.rekey else [f"{KAFKA_KEY} STRING"]
     columns += [f"{quote(f)} STRING" for f in fields]
     columns += [
         f"{ROWTIME} AS TO_TIMESTAMP_LTZ(CASE WHEN {all_pass(found)} THEN {millis} END, 3)",
-        f"WATERMARK FOR {ROWTIME} AS {ROWTIME} - {interval(job.win.grace_ms + 1)}",
+        f"WATERMARK FOR {ROWTIME} AS {ROWTIME} - {interval(job.window_spec.grace_ms + 1)}",
     ]
     formats = {"value.format": "json", "value.json.ignore-parse-errors": "true"}
-    if not src.rekey:
+    if not source.rekey:
         formats = {"key.format": "raw", "key.fields": "__kafka_key", **formats, "value.fields-include": "EXCEPT_KEY"}
     return create_table(name, columns, {**kafka, **formats, **options})
 
 
 def valid_view(job: StreamJob[Any], name: str, source: str) -> str:
     """The rows that passed every check, typed: the key, ``__rowtime`` and each aggregated field as DOUBLE."""
-    src, fields = job.src, kinds(job)
-    select = [f"{typed(fields[src.key], quote(src.key))} AS {quote(src.key)}", ROWTIME]
+    key, fields = job.source_spec.key, kinds(job)
+    select = [f"{typed(fields[key], quote(key))} AS {quote(key)}", ROWTIME]
     for field in job.aggregated_fields:
-        if field != src.key:
+        if field != key:
             value = typed(fields[field], quote(field))
             select.append(f"{value if fields[field] == 'float' else f'CAST({value} AS DOUBLE)'} AS {quote(field)}")
     return f"CREATE TEMPORARY VIEW {name} AS\nSELECT {', '.join(select)}\nFROM {source}\nWHERE {ROWTIME} IS NOT NULL"
@@ -59,13 +59,13 @@ def valid_view(job: StreamJob[Any], name: str, source: str) -> str:
 
 def result_sink(job: StreamJob[Any], name: str, kafka: Mapping[str, str]) -> str:
     """Raw key, the output model's columns as JSON, and the CloudEvents headers."""
-    key_type = "STRING" if job.src.key_kind == "str" else "BIGINT"
-    out_types = {job.src.key: key_type, WINDOW_START: "BIGINT", WINDOW_END: "BIGINT"}
+    key_type = "STRING" if job.source_spec.key_kind == "str" else "BIGINT"
+    out_types = {job.source_spec.key: key_type, WINDOW_START: "BIGINT", WINDOW_END: "BIGINT"}
     out_types |= {n: "BIGINT" if a.function == "count" else "DOUBLE" for n, a in job.aggregates}
     columns = ["`__key` STRING", *(f"{quote(n)} {out_types[n]}" for n in job.output_fields)]
     columns.append("`__headers` MAP<STRING, BYTES> METADATA FROM 'headers'")
     return create_table(name, columns, {
-        "connector": "kafka", "topic": job.snk.topic, **kafka,
+        "connector": "kafka", "topic": job.sink_spec.topic, **kafka,
         "key.format": "raw", "key.fields": "__key", "value.format": "json", "value.fields-include": "EXCEPT_KEY",
         "sink.delivery-guarantee": "at-least-once",
     })  # fmt: skip
@@ -73,14 +73,14 @@ def result_sink(job: StreamJob[Any], name: str, kafka: Mapping[str, str]) -> str
 
 def window_insert(job: StreamJob[Any], view: str, sink: str) -> str:
     """``INSERT`` of the window results, with ids derived by ``MD5`` as ``results`` derives them."""
-    src, win, snk = job.src, job.win, job.snk
-    key = quote(src.key)
+    key_field, window, sink_topic = job.source_spec.key, job.window_spec, job.sink_spec.topic
+    key = quote(key_field)
     aggs = {n: "COUNT(*)" if a.function == "count" else f"{_FUNCS[a.function]}(CAST({quote(a.field or '')} AS DOUBLE))"
             for n, a in job.aggregates}  # fmt: skip
     tvf = (
-        f"TUMBLE(TABLE {view}, DESCRIPTOR({ROWTIME}), {interval(win.size_ms)})"
-        if win.tumbling
-        else f"HOP(TABLE {view}, DESCRIPTOR({ROWTIME}), {interval(win.slide_ms)}, {interval(win.size_ms)})"
+        f"TUMBLE(TABLE {view}, DESCRIPTOR({ROWTIME}), {interval(window.size_ms)})"
+        if window.tumbling
+        else f"HOP(TABLE {view}, DESCRIPTOR({ROWTIME}), {interval(window.slide_ms)}, {interval(window.size_ms)})"
     )
     inner = [
         key,
@@ -88,7 +88,7 @@ def window_insert(job: StreamJob[Any], view: str, sink: str) -> str:
         f"{epoch_ms('window_end')} AS {quote(WINDOW_END)}",
     ]
     inner += [f"{expr} AS {quote(n)}" for n, expr in aggs.items()]
-    having = "" if job.filter_ is None else "\n    HAVING " + job.filter_.to_sql({src.key: key, **aggs})
+    having = "" if job.condition is None else "\n    HAVING " + job.condition.to_sql({key_field: key, **aggs})
     grouped = (
         f"    SELECT {', '.join(inner)}\n    FROM TABLE({tvf})\n    GROUP BY window_start, window_end, {key}{having}"
     )
@@ -101,10 +101,10 @@ def window_insert(job: StreamJob[Any], view: str, sink: str) -> str:
     ce_time = f"DATE_FORMAT(TO_TIMESTAMP_LTZ({quote(WINDOW_END)}, 3), 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')"
     headers = {
         "ce_specversion": sql_literal(SPECVERSION), "ce_id": window_id, "ce_source": sql_literal(job.name),
-        "ce_type": sql_literal(event_type(snk.topic)), "ce_time": ce_time, "content-type": sql_literal(JSON),
+        "ce_type": sql_literal(event_type(sink_topic)), "ce_time": ce_time, "content-type": sql_literal(JSON),
         "ce_correlationid": window_id, "traceparent": "CONCAT('00-', `__h`, '-', SUBSTRING(`__h`, 1, 16), '-01')",
     }  # fmt: skip
-    if is_task_sink(snk.topic):
+    if is_task_sink(sink_topic):
         headers["ce_taskid"] = window_id
     header_map = "MAP[" + ",\n    ".join(f"{sql_literal(k)}, CAST({v} AS BYTES)" for k, v in headers.items()) + "]"
     select = [f"CAST({key} AS STRING)", *(quote(n) for n in job.output_fields), header_map]

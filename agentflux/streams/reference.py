@@ -27,7 +27,7 @@ from agentflux.streams.results import WINDOW_END, WINDOW_START
 from agentflux.streams.schema import epoch_ms
 
 if TYPE_CHECKING:
-    from agentflux.streams.job import StreamJob
+    from agentflux.streams.definition import JobDefinition
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,24 @@ class _Partition:
 
 
 def evaluate(
-    job: StreamJob[Any], records: Iterable[BaseModel | Mapping[str, Any]], *, flush: bool = False,
+    job: JobDefinition, records: Iterable[BaseModel | Mapping[str, Any]], *, flush: bool = False,
     partition: Callable[[Any], int] | None = None,
 ) -> Evaluation:  # fmt: skip
     """Evaluate ``job`` over ``records``; ``partition`` maps a record to its source partition (default: all in 0)."""
-    src, window = job.src, job.win
+    source, window = job.source_spec, job.window_spec
     result = Evaluation()
     partitions: dict[int, _Partition] = {}
     for raw in records:
         try:
-            if isinstance(raw, src.model):
+            if isinstance(raw, source.model):
                 record = raw
             else:
-                record = src.model.model_validate(raw.model_dump() if isinstance(raw, BaseModel) else raw)
+                record = source.model.model_validate(raw.model_dump() if isinstance(raw, BaseModel) else raw)
         except ValidationError as exc:
             result.dead_letters.append((raw, str(exc)))
             continue
         part = partitions.setdefault(0 if partition is None else partition(record), _Partition())
-        key, ts = getattr(record, src.key), epoch_ms(getattr(record, src.time))
+        key, ts = getattr(record, source.key), epoch_ms(getattr(record, source.time))
         watermark = None if part.max_time is None else part.max_time - window.grace_ms
         for start, end in window.ranges(ts):
             if watermark is not None and end <= watermark:
@@ -90,7 +90,7 @@ def evaluate(
 
 
 def _close(
-    job: StreamJob[Any], open_windows: dict[tuple[int, int, object], list[BaseModel]], watermark: int | None,
+    job: JobDefinition, open_windows: dict[tuple[int, int, object], list[BaseModel]], watermark: int | None,
     result: Evaluation,
 ) -> None:  # fmt: skip
     closing = sorted(
@@ -98,11 +98,11 @@ def _close(
     )
     for start, end, key in closing:
         members = open_windows.pop((start, end, key))
-        row: dict[str, Any] = {job.src.key: key, WINDOW_START: start, WINDOW_END: end}
+        row: dict[str, Any] = {job.source_spec.key: key, WINDOW_START: start, WINDOW_END: end}
         for name, agg in job.aggregates:
             row[name] = agg.compute(float(getattr(m, agg.field)) for m in members) if agg.field else len(members)
         if not job.keeps(row):
             result.filtered_out += 1
             continue
         result.rows.append(row)
-        result.outputs.append(job.snk.model.model_validate({n: row[n] for n in job.output_fields}))
+        result.outputs.append(job.sink_spec.model.model_validate({n: row[n] for n in job.output_fields}))

@@ -12,12 +12,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from agentflux.contract.errors import BrokerUnavailable, LifecycleError, TransportError
 from agentflux.contract.topics import TopicSpec
-from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback
+from agentflux.transport.base import Ack, AssignCallback, Headers, Record, RevokeCallback, TopicPartition
 from agentflux.transport.health import ClusterWatch
 from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
 from agentflux.transport.kafka_consumer import KafkaConsumer
+from agentflux.transport.kafka_errors import Op, error_of, kafka_error, map_kafka_errors, reason
 from agentflux.transport.kafka_producer import AsyncProducer
-from agentflux.transport.kafka_reader import read_topic
 from agentflux.transport.kafka_tail import KafkaTail
 from agentflux.transport.settings import KafkaSettings
 
@@ -36,6 +36,21 @@ class KafkaTransport:
         self._consumer_extra = dict(consumer_extra or {})
         self._admin: AdminClient | None = None
         self._producer: AsyncProducer | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        bootstrap_servers: str | None = None,
+        *,
+        consumer_extra: Mapping[str, Any] | None = None,
+        **settings_options: Any,
+    ) -> KafkaTransport:
+        """A transport on the cluster ``KafkaSettings.resolve`` finds (argument, environment, embedded broker).
+
+        ``settings_options`` are the other ``KafkaSettings`` fields (``connect_timeout``,
+        ``client_config``, ...); ``ConfigError`` when no cluster is configured.
+        """
+        return cls(KafkaSettings.resolve(bootstrap_servers, **settings_options), consumer_extra=consumer_extra)
 
     async def start(self) -> None:
         if self._producer is not None:
@@ -93,13 +108,25 @@ class KafkaTransport:
         if self._admin is None:
             raise LifecycleError("KafkaTransport used before start() or after close()")
         admin = self._admin
-        metadata = await asyncio.get_running_loop().run_in_executor(None, lambda: admin.list_topics(timeout=10))
+        with map_kafka_errors(Op.LIST_TOPICS):
+            metadata = await asyncio.get_running_loop().run_in_executor(None, lambda: admin.list_topics(timeout=10))
         return sorted(name for name in metadata.topics if not name.startswith("__"))
 
     async def read_all(self, topic: str) -> list[Record]:
-        """Every record of ``topic`` up to its current end, partition by partition."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, read_topic, self.settings, topic)
+        """Every record of ``topic`` up to its current end, partition by partition, on a tail of its own.
+
+        The tail assigns every partition explicitly: it joins no group and commits nothing.
+        """
+        tail = self.tail()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(await tail.partition_count(topic))]
+            start = await tail.offsets_at(partitions, 0)  # the oldest record each partition still holds
+            records = await tail.read_range(start, await tail.end_offsets(partitions))
+        except TransportError as exc:
+            raise TransportError(f"cannot read topic {topic!r}: {exc}") from exc
+        finally:
+            await tail.close()
+        return sorted(records, key=lambda r: (r.partition, r.offset))
 
     async def close(self) -> None:
         if self._producer is not None:
@@ -125,8 +152,8 @@ async def wait_for_broker(admin: AdminClient, bootstrap: str, timeout: float | N
             await loop.run_in_executor(None, lambda: admin.list_topics(timeout=1.0))
             watch.mark_back()
             return
-        except KafkaException as exc:
-            last = exc.args[0].str() if exc.args else str(exc)
+        except KafkaException as exc:  # not a failure yet: asked again until the deadline
+            last = reason(exc)
         if deadline is None and not watch.lost and watch.reached:
             watch.mark_down(last)
         elif deadline is None and not watch.lost:
@@ -152,6 +179,6 @@ def create_topics(admin: AdminClient, specs: list[TopicSpec]) -> None:
             future.result()
             log.info("created topic %s", name)
         except KafkaException as exc:
-            err = exc.args[0]
-            if err.code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TransportError(f"cannot create topic {name!r}: {err.str()}") from exc
+            err = error_of(exc)
+            if err is None or err.code() != KafkaError.TOPIC_ALREADY_EXISTS:  # one that exists is left as it is
+                raise kafka_error(exc, Op.CREATE_TOPIC, repr(name)) from exc

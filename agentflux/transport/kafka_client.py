@@ -11,7 +11,8 @@ retried ``GETPID``) at DEBUG: the cluster watch says it once instead
 (``transport.health``). Build every client with ``make_client`` from
 ``client_config``, also outside the transport (stream jobs, examples,
 benchmarks): a client without the ``logger`` option prints ``%4|…`` lines
-straight to stderr, past any logging configuration.
+straight to stderr, past any logging configuration. ``to_record`` turns a
+message any of them read into a ``Record``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from agentflux.contract.errors import ConfigError
+from agentflux.transport.base import Record
 from agentflux.transport.health import ClusterWatch, Probe, watch_for
+from agentflux.transport.kafka_errors import OUTAGE, Op, map_kafka_errors
 from agentflux.transport.settings import KafkaSettings
 
 kafka_log = logging.getLogger("agentflux.kafka")
@@ -42,7 +44,6 @@ _EXPECTED = (
     "not found in cache",
     "property and will be ignored by this",  # AGENTFLUX_KAFKA_* apply to every client: a consumer option on a producer
 )
-_OUTAGE_CODES = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
 ErrorCallback = Callable[[KafkaError], None]
 Client = TypeVar("Client", Producer, Consumer, AdminClient)
 
@@ -77,7 +78,7 @@ def metadata_probe(settings: KafkaSettings) -> Probe:
             admin = AdminClient({**_quiet(settings), "socket.connection.setup.timeout.ms": 1000})
         try:
             return len(admin.list_topics(timeout=1.0).brokers) > 0
-        except KafkaException:
+        except KafkaException:  # a probe answers a question: an error is its "no", not a failure
             return False
 
     return probe
@@ -90,7 +91,7 @@ def reporting_errors(watch: ClusterWatch, also: ErrorCallback | None = None) -> 
         code = err.code()
         if code == KafkaError._ALL_BROKERS_DOWN:
             watch.mark_down(err.str())
-        elif code not in _OUTAGE_CODES and not err.fatal():
+        elif code not in OUTAGE and not err.fatal():
             kafka_log.warning("Kafka client error: %s", err.str())
         if also is not None:
             also(err)
@@ -117,14 +118,8 @@ def _quiet(settings: KafkaSettings) -> dict[str, Any]:
 
 def make_client(kind: type[Client], config: dict[str, Any]) -> Client:
     """A librdkafka client of ``kind``; an invalid setting is a ``ConfigError`` naming it, not a KafkaException."""
-    try:
+    with map_kafka_errors(Op.CONFIGURE):
         return kind(config)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else None
-        reason = err.str() if isinstance(err, KafkaError) else str(exc)
-        raise ConfigError(
-            f"invalid Kafka client setting: {reason} (settings come from AGENTFLUX_KAFKA_* variables and client_config)"
-        ) from exc
 
 
 def cluster_id(settings: KafkaSettings) -> str | None:
@@ -132,6 +127,19 @@ def cluster_id(settings: KafkaSettings) -> str | None:
     try:
         admin = make_client(AdminClient, client_config(settings, cluster_watch(settings)))
         return admin.list_topics(timeout=10).cluster_id or None
-    except KafkaException as exc:
+    except KafkaException as exc:  # best effort: callers do without it (one state directory for all clusters)
         logging.getLogger("agentflux.transport").info("cannot read the Kafka cluster id: %s", exc)
         return None
+
+
+def to_record(msg: Message) -> Record:
+    """The ``Record`` of a message read without error (``msg.error()`` is None)."""
+    return Record(
+        topic=msg.topic() or "",
+        partition=msg.partition() or 0,
+        offset=msg.offset() or 0,
+        key=msg.key(),
+        value=msg.value(),
+        headers=list(msg.headers() or ()),
+        timestamp_ms=msg.timestamp()[1],
+    )

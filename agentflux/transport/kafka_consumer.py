@@ -44,29 +44,18 @@ from confluent_kafka import TopicPartition as _TP
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
 from agentflux.transport.base import AssignCallback, Position, Positions, Record, RevokeCallback, TopicPartition
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config, make_client
+from agentflux.transport.kafka_client import client_config, make_client, to_record
+from agentflux.transport.kafka_errors import QUIET, REBALANCE, Op, is_fatal, kafka_error, map_kafka_errors, reason
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
 
-# Commit failures that only mean "the group moved on": the records will be
-# redelivered to the new owner, which at-least-once allows.
-_REBALANCE_CODES = {
-    KafkaError.STALE_MEMBER_EPOCH,
-    KafkaError.FENCED_MEMBER_EPOCH,
-    KafkaError.REBALANCE_IN_PROGRESS,
-    KafkaError.ILLEGAL_GENERATION,
-    KafkaError.UNKNOWN_MEMBER_ID,
-    KafkaError._NO_OFFSET,
-    KafkaError._STATE,
-}
 _CLASSIC_ONLY = {"session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"}
 _CLASSIC_DEFAULTS = {
     "session.timeout.ms": 10_000,
     "heartbeat.interval.ms": 1_000,
     "partition.assignment.strategy": "cooperative-sticky",
 }
-_QUIET_CODES = {KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
 _CLOSE_TIMEOUT = 15.0
 
 
@@ -102,13 +91,13 @@ class KafkaConsumer:
         self._closed = False
 
     def _on_error(self, err: KafkaError) -> None:
-        if _fatal(err):
+        if is_fatal(err):
             log.error("%s: the consumer failed: %s", self._group, err.str())
             self._fatal = err
 
     def _check_fatal(self) -> None:
         if self._fatal is not None:
-            raise ConsumerFailed(f"consumer of group {self._group} failed: {self._fatal.str()}")
+            raise kafka_error(self._fatal, Op.CONSUME, f"group {self._group}")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await self._loop.run_in_executor(self._thread, fn, *args)
@@ -124,7 +113,7 @@ class KafkaConsumer:
         try:
             found = consumer.committed([_TP(p.topic, p.partition) for p in partitions], timeout=5)
         except KafkaException as exc:  # best effort: without it, finished records may run again
-            log.info("%s: could not read the committed positions: %s", self._group, exc.args[0].str())
+            log.info("%s: could not read the committed positions: %s", self._group, reason(exc))
             return {}
         return {
             TopicPartition(p.topic, p.partition): Position(p.offset, p.metadata or "") for p in found if p.offset >= 0
@@ -155,30 +144,18 @@ class KafkaConsumer:
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
         self._check_fatal()
-        try:
+        with map_kafka_errors(Op.CONSUME, f"group {self._group}"):
             messages = await self._run(self._fetch, max_records, timeout)
-        except KafkaException as exc:
-            raise ConsumerFailed(f"consumer of group {self._group} failed: {exc.args[0].str()}") from exc
         records = []
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if _fatal(err):
+                if is_fatal(err):
                     self._fatal = err
-                elif err.code() not in _QUIET_CODES:
+                elif err.code() not in QUIET:
                     log.warning("%s: consumer error (librdkafka retries it): %s", self._group, err.str())
                 continue
-            records.append(
-                Record(
-                    topic=msg.topic(),
-                    partition=msg.partition(),
-                    offset=msg.offset(),
-                    key=msg.key(),
-                    value=msg.value(),
-                    headers=list(msg.headers() or ()),
-                    timestamp_ms=msg.timestamp()[1],
-                )
-            )
+            records.append(to_record(msg))
         self._check_fatal()
         if records:
             self.watch.mark_back()
@@ -192,16 +169,17 @@ class KafkaConsumer:
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
+            # More than a translation: a fatal error also marks the consumer failed, and a commit the group
+            # refused because it moved on is skipped (the new owner reads those records again).
             err = exc.args[0]
-            if _fatal(err):
+            if is_fatal(err):
                 self._fatal = err
-                self._check_fatal()
-            if err.code() in _REBALANCE_CODES:
+            elif err.code() in REBALANCE:
                 log.info(
                     "%s: commit skipped during a rebalance (records will be redelivered): %s", self._group, err.str()
                 )
                 return
-            raise CommitFailed(f"commit of group {self._group} failed: {err.str()}") from exc
+            raise kafka_error(exc, Op.COMMIT, f"group {self._group}") from exc
 
     async def commit(self, positions: Positions) -> None:
         await self._run(self._commit_sync, dict(positions))
@@ -232,13 +210,8 @@ class KafkaConsumer:
     def _close_quietly(self) -> None:
         try:
             self._consumer.close()
-        except (KafkaException, RuntimeError) as exc:
+        except (KafkaException, RuntimeError) as exc:  # leaving is best effort: the session expires anyway
             log.info("%s: closing the consumer: %s", self._group, exc)
-
-
-def _fatal(err: KafkaError) -> bool:
-    """Errors after which this consumer cannot go on (a fenced static member among them)."""
-    return bool(err.fatal()) or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
 
 
 def consumer_config(

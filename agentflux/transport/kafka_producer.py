@@ -7,12 +7,13 @@ import logging
 import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
-from agentflux.contract.errors import MessageTooLarge, PublishError
+from agentflux.contract.errors import MessageTooLarge
 from agentflux.transport.base import Ack, Headers
 from agentflux.transport.health import ClusterWatch
 from agentflux.transport.kafka_client import client_config, make_client
+from agentflux.transport.kafka_errors import Op, kafka_error, map_kafka_errors
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
@@ -92,17 +93,16 @@ class AsyncProducer:
 
         while True:
             try:
-                if partition is None:
-                    self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-                else:
-                    self._producer.produce(
-                        topic, value, key, partition=partition, headers=headers, on_delivery=on_delivery
-                    )
+                with map_kafka_errors(Op.PUBLISH, repr(topic)):
+                    if partition is None:
+                        self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                    else:
+                        self._producer.produce(
+                            topic, value, key, partition=partition, headers=headers, on_delivery=on_delivery
+                        )
                 break
             except BufferError:
                 await asyncio.sleep(0.005)  # local queue full: let delivery reports drain it
-            except KafkaException as exc:
-                raise _translate(exc.args[0], topic) from exc
         return await future
 
     async def flush(self, timeout: float = 10.0) -> int:
@@ -118,24 +118,6 @@ def _settle(future: asyncio.Future[Ack], err: KafkaError | None, msg: Message) -
     if future.done():
         return
     if err is not None:
-        future.set_exception(_translate(err, msg.topic() or "?"))
+        future.set_exception(kafka_error(err, Op.PUBLISH, repr(msg.topic() or "?")))
     else:
         future.set_result(Ack(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
-
-
-_TOO_LARGE = {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE}
-# Errors that no retry can fix: the publish fails for good (a fatal error is not one: the client is replaced).
-_PERMANENT = {
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    KafkaError.INVALID_RECORD,
-    KafkaError.INVALID_REQUIRED_ACKS,
-}
-
-
-def _translate(err: KafkaError, topic: str) -> PublishError | MessageTooLarge:
-    if err.code() in _TOO_LARGE:
-        return MessageTooLarge(f"record for {topic!r} is larger than the broker accepts: {err.str()}")
-    exc = PublishError(f"publish to {topic!r} failed: {err.str()}")
-    exc.transient = err.code() not in _PERMANENT
-    return exc

@@ -1,11 +1,11 @@
 """``KafkaTail``: a consumer with manual assignment, for reply listening and state restores.
 
 It never joins a group and commits nothing (the ``group.id`` it must carry is
-random and unused). Every call runs on one dedicated thread, as for
-``KafkaConsumer``, so offsets lookups, assignments and polls never overlap.
-Offsets are looked up with ``ListOffsets`` (``cached=False``): a caller that
-takes the end offset, assigns it and only then publishes a request cannot miss
-a reply, however fast it comes.
+random and unused). Assignments, polls and range reads run on one dedicated
+thread, as for ``KafkaConsumer``, so they never overlap. Lookups go through an
+admin client of its own (metadata, and ``ListOffsets``, never cached): a caller
+that takes the end offset, assigns it and only then publishes a request cannot
+miss a reply, however fast it comes. Its contract is ``transport.base.Tail``.
 """
 
 from __future__ import annotations
@@ -18,37 +18,20 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as _TP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from agentflux.contract.errors import ConsumerFailed, LifecycleError, TransportError
+from agentflux.contract.errors import LifecycleError, TransportError
 from agentflux.transport.base import Record, TopicPartition
 from agentflux.transport.health import ClusterWatch
-from agentflux.transport.kafka_client import client_config, make_client
+from agentflux.transport.kafka_client import client_config, make_client, to_record
+from agentflux.transport.kafka_errors import QUIET, Op, error_of, is_fatal, is_passing, kafka_error, map_kafka_errors
 from agentflux.transport.settings import KafkaSettings
 
 log = logging.getLogger("agentflux.transport")
 T = TypeVar("T")
 _LOOKUP_PATIENCE = 10.0
-_QUIET_CODES = {KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
-_PASSING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
-
-
-def _passing(err: KafkaError) -> bool:
-    return bool(err.retriable()) or err.code() in _PASSING
-
-
-def to_record(msg: Message) -> Record:
-    return Record(
-        topic=msg.topic() or "",
-        partition=msg.partition() or 0,
-        offset=msg.offset() or 0,
-        key=msg.key(),
-        value=msg.value(),
-        headers=list(msg.headers() or ()),
-        timestamp_ms=msg.timestamp()[1],
-    )
 
 
 class KafkaTail:
@@ -77,14 +60,8 @@ class KafkaTail:
         return self._admin_client
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
+        with map_kafka_errors(Op.READ):
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            fatal = err is not None and err.fatal()
-            raise (ConsumerFailed if fatal else TransportError)(
-                f"tail read failed: {err.str() if err is not None else exc}"
-            ) from exc
 
     async def _lookup(self, fn: Callable[[], T]) -> T:
         # Lookups go through an admin client: on the consumer's own connection they would queue
@@ -94,18 +71,20 @@ class KafkaTail:
         while True:
             try:
                 return await loop.run_in_executor(None, fn)
-            except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if err is not None and _passing(err) and loop.time() < deadline:
+            except KafkaException as exc:  # not only translated: a passing error is waited out first
+                err = error_of(exc)
+                if err is not None and is_passing(err) and loop.time() < deadline:
                     await asyncio.sleep(0.05)
                     continue
-                raise TransportError(f"offset lookup failed: {err.str() if err is not None else exc}") from exc
+                raise kafka_error(exc, Op.LOOKUP) from exc
 
     async def partition_count(self, topic: str) -> int:
         def count() -> int:
             info = self._admin.list_topics(topic, timeout=10).topics.get(topic)
             if info is None or (info.error is not None and info.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
                 return 0
+            if info.error is not None and not is_passing(info.error):
+                raise KafkaException(info.error)  # the topic exists but cannot be read (not authorized, ...)
             return len(info.partitions)
 
         return await self._lookup(count)
@@ -139,9 +118,9 @@ class KafkaTail:
             err = msg.error()
             if err is None:
                 out.append(to_record(msg))
-            elif err.fatal():
-                raise ConsumerFailed(f"tail failed: {err.str()}")
-            elif err.code() not in _QUIET_CODES:
+            elif is_fatal(err):
+                raise kafka_error(err, Op.READ)
+            elif err.code() not in QUIET:
                 log.warning("tail error (librdkafka retries it): %s", err.str())
         if out:
             self.watch.mark_back()

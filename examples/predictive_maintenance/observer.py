@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.markup import escape
 
-from agentflux.contract.deadletter import SOURCE_TOPIC
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, task_requests_topic
+from agentflux.ops.deadletters import SOURCE_TOPIC
 from agentflux.transport.base import Record, Transport
 from examples.demo_support import TopicObserver
 from examples.predictive_maintenance.config import MaintenanceConfig

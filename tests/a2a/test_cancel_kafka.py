@@ -13,7 +13,7 @@ from a2a.utils.constants import TransportProtocol
 from a2a_helpers import client_for, gateway, running
 from pydantic import BaseModel
 
-from agentflux import AgentApp, Context, TaskState, TaskStatus
+from agentflux import AgentApp, Context, TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.transport.base import TopicPartition
 from agentflux.transport.kafka import KafkaTransport
@@ -50,7 +50,7 @@ def app_for(unique: str, seen: list[tuple[str, str, bool]]) -> AgentApp:
     return app
 
 
-async def worker_states(bootstrap: str, since_ms: int) -> list[TaskState]:
+async def worker_states(bootstrap: str, since_ms: int) -> list[TaskReport]:
     transport = KafkaTransport(KafkaSettings(bootstrap))
     tail = transport.tail()
     try:
@@ -58,7 +58,7 @@ async def worker_states(bootstrap: str, since_ms: int) -> list[TaskState]:
         records = await tail.read_range(await tail.offsets_at(partitions, since_ms), await tail.end_offsets(partitions))
     finally:
         await tail.close()
-    return [TaskState.model_validate_json(r.value) for r in records if r.value]
+    return [TaskReport.model_validate_json(r.value) for r in records if r.value]
 
 
 async def test_cancel_task_cancels_the_handler_and_the_task_it_delegated(kafka_bootstrap: str, unique: str) -> None:
@@ -84,8 +84,8 @@ async def test_cancel_task_cancels_the_handler_and_the_task_it_delegated(kafka_b
     for state in await worker_states(kafka_bootstrap, since):  # the workers' records, not the gateway's snapshots
         if state.skill in (f"plan-{unique}", f"fetch-{unique}") and not (state.worker or "").endswith("@a2a-gateway"):
             final[state.skill] = state
-    assert final[f"plan-{unique}"].state is TaskStatus.CANCELED and final[f"plan-{unique}"].task_id == sent.task.id
-    assert final[f"fetch-{unique}"].state is TaskStatus.CANCELED
+    assert final[f"plan-{unique}"].state is TaskPhase.CANCELED and final[f"plan-{unique}"].task_id == sent.task.id
+    assert final[f"fetch-{unique}"].state is TaskPhase.CANCELED
     assert {s.error.type for s in final.values() if s.error} == {"TaskCanceled"}
     assert (final[f"plan-{unique}"].error.message, final[f"fetch-{unique}"].error.message) == (  # type: ignore[union-attr]
         "CancelTask",

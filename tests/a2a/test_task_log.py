@@ -14,8 +14,7 @@ from agentflux.a2a.records import SNAPSHOT_TYPE, WORKER_TYPE, A2AInfo, TaskRecor
 from agentflux.a2a.task_log import TaskLog
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskState
-from agentflux.contract.tasks import TaskStatus as Worker
+from agentflux.contract.tasks import TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.transport.memory import MemoryTransport
 
@@ -38,7 +37,7 @@ async def snapshot(transport: MemoryTransport, state: int, prev: int, *, task_id
     record = TaskRecord(
         task_id=task_id,
         skill="s",
-        state=Worker.WORKING,
+        state=TaskPhase.WORKING,
         correlation_id=task_id,
         a2a=A2AInfo(agent="a", task=to_json(task), prev_version=prev),
     )
@@ -76,9 +75,9 @@ async def test_a_terminal_task_never_changes_but_cancel_overrides_a_live_one(
 
 async def test_worker_states_show_tasks_delegated_inside_the_mesh(log: tuple[TaskLog, MemoryTransport]) -> None:
     task_log, transport = log
-    state = TaskState(task_id="d1", skill="s", state=Worker.SUBMITTED, correlation_id="corr", worker="agent-a@h:1")
+    state = TaskReport(task_id="d1", skill="s", state=TaskPhase.SUBMITTED, correlation_id="corr", worker="agent-a@h:1")
     headers = Envelope.new(source="agent-a", type=WORKER_TYPE).to_headers()
-    for step in (state, state.advance(Worker.WORKING), state.advance(Worker.COMPLETED, result={"ok": True})):
+    for step in (state, state.advance(TaskPhase.WORKING), state.advance(TaskPhase.COMPLETED, result={"ok": True})):
         await transport.publish(TASKS_TOPIC, encode(step), key=b"d1", headers=headers)
     await settled(task_log)
     found = task_log.get("d1")
@@ -128,8 +127,8 @@ async def test_a_worker_that_finishes_before_the_first_snapshot_does_not_lock_th
 
     task_log, transport = log
     headers = Envelope.new(source="agent-a", type=WORKER_TYPE).to_headers()
-    for state in (Worker.SUBMITTED, Worker.WORKING, Worker.COMPLETED):
-        record = TaskState(task_id="t1", skill="s", state=state, correlation_id="t1", worker="a@h:1")
+    for state in (TaskPhase.SUBMITTED, TaskPhase.WORKING, TaskPhase.COMPLETED):
+        record = TaskReport(task_id="t1", skill="s", state=state, correlation_id="t1", worker="a@h:1")
         await transport.publish(TASKS_TOPIC, encode(record), key=b"t1", headers=headers)
     await settled(task_log)
     store = KafkaTaskStore(task_log, transport, agent="a")

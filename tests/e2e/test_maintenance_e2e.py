@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:  # the example lives in examples/ beside the packa
     sys.path.insert(0, str(REPO))
 
 from agentflux.contract.envelope import Envelope  # noqa: E402
-from agentflux.contract.tasks import TaskState, TaskStatus  # noqa: E402
+from agentflux.contract.tasks import TaskPhase, TaskReport  # noqa: E402
 from agentflux.contract.topics import TASKS_TOPIC  # noqa: E402
 from agentflux.streams.results import as_uuid, window_hash  # noqa: E402
 from agentflux.transport.kafka import KafkaTransport  # noqa: E402
@@ -69,7 +69,7 @@ async def check_run(bootstrap: str, run: DemoOptions, figures: dict[str, Any], s
     await transport.start()
     try:
         tasks = await transport.read_all(config.anomalies_topic)
-        states = [TaskState.model_validate_json(r.value or b"") for r in await transport.read_all(TASKS_TOPIC)]
+        states = [TaskReport.model_validate_json(r.value or b"") for r in await transport.read_all(TASKS_TOPIC)]
         readings = await transport.read_all(config.sensor_topic)
     finally:
         await transport.close()
@@ -83,9 +83,9 @@ async def check_run(bootstrap: str, run: DemoOptions, figures: dict[str, Any], s
         refined[env.task_id] = a
     per_machine = Counter(a.machine_id for a in refined.values())
     assert set(per_machine) == set(INJECTED) and min(per_machine.values()) >= 3  # several tasks per anomaly
-    done = {s.task_id for s in states if s.skill == config.diagnose_skill and s.state is TaskStatus.COMPLETED}
+    done = {s.task_id for s in states if s.skill == config.diagnose_skill and s.state is TaskPhase.COMPLETED}
     assert done == set(refined)  # the diagnostics agent was given exactly the refined events
-    scheduled = {s.task_id for s in states if s.skill == config.schedule_skill and s.state is TaskStatus.COMPLETED}
+    scheduled = {s.task_id for s in states if s.skill == config.schedule_skill and s.state is TaskPhase.COMPLETED}
     assert len(scheduled) == len(INJECTED)  # then found each machine's booking in its history
 
     assert figures["raw readings (sensor topic)"] == len(readings) > 16_000

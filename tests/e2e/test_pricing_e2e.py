@@ -18,7 +18,7 @@ import pytest
 from e2e.pricing_harness import PricingSystem
 
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskState, TaskStatus
+from agentflux.contract.tasks import TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
 from examples.demo_support import Latency
 from examples.ecommerce_pricing.app import ANALYSIS, COLLECTOR, NOTIFY, ORDER_UPDATE
@@ -162,8 +162,8 @@ async def test_two_order_update_processes_share_the_work(pricing_system: Pricing
         await system.play(script, 0.1, lambda n: None)
         await system.settle(60)
         await check_final_state(system, script)
-        states = [TaskState.model_validate_json(r.value or b"") for r in await system.transport.read_all(TASKS_TOPIC)]
-        workers = {s.worker for s in states if s.skill == system.config.skill and s.state is TaskStatus.COMPLETED}
+        states = [TaskReport.model_validate_json(r.value or b"") for r in await system.transport.read_all(TASKS_TOPIC)]
+        workers = {s.worker for s in states if s.skill == system.config.skill and s.state is TaskPhase.COMPLETED}
         pids = {p.pid for p in system.procs[ORDER_UPDATE]}
         assert {int((w or "").rsplit(":", 1)[1]) for w in workers} == pids  # both processes served tasks
     finally:

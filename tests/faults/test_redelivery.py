@@ -12,8 +12,8 @@ from kafka_helpers import agent_processes, await_until, create_topic, produce_ra
 from pydantic import BaseModel
 
 from agentflux import AgentApp, AgentClient, AppRunner, Context, RetryPolicy
-from agentflux.runtime.delegation import derived_task_id
 from agentflux.runtime.runner import kafka_transport
+from agentflux.runtime.tasks.requester import derived_task_id
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 RECORDER = "tests/runtime/apps/recorder.py:app"

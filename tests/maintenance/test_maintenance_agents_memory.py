@@ -111,5 +111,5 @@ def test_no_agent_reads_raw_readings_only_refined_events() -> None:
     inputs = {s.request_topic for a in app.agents.values() for s in a.skills}
     assert inputs == {config.anomalies_topic, "agent.task-requests.schedule-maintenance-t1"}
     job = job_for(config)
-    assert (job.src.topic, job.snk.topic) == (config.sensor_topic, config.anomalies_topic)
-    assert app.agents[DIAGNOSTICS].skills[0].input_model is job.snk.model is VibrationAnomaly
+    assert (job.source_spec.topic, job.sink_spec.topic) == (config.sensor_topic, config.anomalies_topic)
+    assert app.agents[DIAGNOSTICS].skills[0].input_model is job.sink_spec.model is VibrationAnomaly

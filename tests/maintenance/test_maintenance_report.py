@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from agentflux import ConfigError
+from agentflux.streams import job_sql
 from agentflux.streams.results import result_headers
 from agentflux.testing import MemoryTransport
 from examples.mcp_servers import maintenance_db
@@ -31,9 +32,9 @@ def test_a_namespace_renames_everything_and_the_default_is_canonical() -> None:
     assert config.sensor_topic == "manufacturing-t1.sensor-reading.v1"
     assert MaintenanceConfig.from_env(config.env()) == config
     job = job_for(config)
-    assert (job.name, job.snk.topic) == ("vibration-anomalies-t1", "agent.task-requests.diagnose-machine-t1")
-    assert "> CAST(6.5 AS DOUBLE)" in job.sql()
-    assert job_for(MaintenanceConfig.from_env({})).sql() == build_job().sql()
+    assert (job.name, job.sink_spec.topic) == ("vibration-anomalies-t1", "agent.task-requests.diagnose-machine-t1")
+    assert "> CAST(6.5 AS DOUBLE)" in job_sql(job)
+    assert job_sql(job_for(MaintenanceConfig.from_env({}))) == job_sql(build_job())
     with pytest.raises(ConfigError, match="MAINTENANCE_THRESHOLD"):
         MaintenanceConfig.from_env({"MAINTENANCE_THRESHOLD": "high"})
 

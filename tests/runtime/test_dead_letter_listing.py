@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
-from agentflux.runtime.deadletter import read_dead_letters, redrive
+from agentflux.ops.deadletters import read_dead_letters, redrive
 from agentflux.transport.memory import MemoryTransport
 
 

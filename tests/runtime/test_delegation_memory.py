@@ -15,15 +15,15 @@ from agentflux import (
     Reject,
     RetryPolicy,
     TaskFailed,
+    TaskPhase,
     TaskRejected,
-    TaskStatus,
     TaskTimeout,
     UnknownSkill,
 )
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.contract.tracecontext import TraceParent
-from agentflux.runtime.delegation import gather
+from agentflux.runtime.tasks.requester import gather
 from agentflux.testing import MemoryTransport, TestApp
 
 pytestmark = pytest.mark.asyncio
@@ -104,10 +104,10 @@ async def test_delegate_returns_the_typed_result_and_records_every_state(calls: 
         assert result == Total(total=6)
         await t.drain()
         states = t.task_states("task-1")
-    assert [s.state for s in states] == [TaskStatus.SUBMITTED, TaskStatus.WORKING, TaskStatus.COMPLETED]
+    assert [s.state for s in states] == [TaskPhase.SUBMITTED, TaskPhase.WORKING, TaskPhase.COMPLETED]
     final = states[-1]
     assert final.result == {"total": 6} and final.input == {"values": [1, 2, 3]} and final.attempts == 1
-    assert set(final.timestamps) == {TaskStatus.SUBMITTED, TaskStatus.WORKING, TaskStatus.COMPLETED}
+    assert set(final.timestamps) == {TaskPhase.SUBMITTED, TaskPhase.WORKING, TaskPhase.COMPLETED}
     assert {s.correlation_id for s in states} == {"corr-1"} and final.requester == "test"
 
 
@@ -149,7 +149,7 @@ async def test_a_failing_worker_raises_task_failed_after_the_retry_budget(calls:
     assert caught.value.error_type == "ValueError" and "cannot handle [7]" in caught.value.error
     assert caught.value.skill == "explode" and caught.value.task_id == "boom"
     assert calls["explode"] == FAST.max_attempts
-    assert final.state is TaskStatus.FAILED and final.attempts == 3 and final.error is not None
+    assert final.state is TaskPhase.FAILED and final.attempts == 3 and final.error is not None
 
 
 async def test_reject_and_an_invalid_result_end_the_task_at_once(calls: dict[str, int]) -> None:
@@ -170,7 +170,7 @@ async def test_a_timeout_names_skill_and_task_and_the_late_reply_is_dropped(
         with caplog.at_level(logging.WARNING, logger="agentflux.runtime"):
             await t.drain()
             await asyncio.sleep(0.1)
-        assert t.task_states("slow-1")[-1].state is TaskStatus.COMPLETED
+        assert t.task_states("slow-1")[-1].state is TaskPhase.COMPLETED
     assert caught.value.skill == "sleepy" and caught.value.task_id == "slow-1"
     assert "slow-1" in str(caught.value) and "sleepy" in str(caught.value)
     assert any("discarding the result of task slow-1" in r.getMessage() for r in caplog.records)
@@ -185,7 +185,7 @@ async def test_input_that_fails_the_model_is_rejected_and_the_handler_never_runs
         assert not t.dead_letters()
     assert "add" not in calls
     assert caught.value.error_type == "PayloadDecodeError" and "values.0" in caught.value.error
-    assert [s.state for s in states] == [TaskStatus.SUBMITTED, TaskStatus.REJECTED]
+    assert [s.state for s in states] == [TaskPhase.SUBMITTED, TaskPhase.REJECTED]
 
 
 async def test_an_undecodable_request_is_dead_lettered_and_its_requester_told(calls: dict[str, int]) -> None:
@@ -206,7 +206,7 @@ async def test_a_redelivered_finished_task_is_answered_not_run_again(calls: dict
         assert calls["add"] == 1
         changed = await t.delegate("add", {"values": [3]}, task_id="once")
         await t.drain()
-        completed = [s for s in t.task_states("once") if s.state is TaskStatus.COMPLETED]
+        completed = [s for s in t.task_states("once") if s.state is TaskPhase.COMPLETED]
     assert changed == Total(total=3) and calls["add"] == 2  # a different input under the same id is a new task
     assert len(completed) == 2
 

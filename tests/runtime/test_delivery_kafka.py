@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from agentflux import AgentApp, AppRunner, Context, RetryPolicy
 from agentflux.contract.envelope import Envelope
-from agentflux.runtime.deadletter import DeadLetter
+from agentflux.ops.deadletters import DeadLetter
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
@@ -160,10 +160,11 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
     assert letter.record.value == b'{"order_id": "poison", "amount": 1}' and letter.record.key == b"poison"
     assert ("ce_id", b"poison-1") in letter.original_headers()
 
-    env = {"AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "200"}
+    env = {"AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "400"}
     cli = [sys.executable, "-m", "agentflux.cli.main", "dlq"]
+    # Only this test's letters: the session broker's dead-letter topic holds other tests' too.
     listed = await asyncio.to_thread(
-        subprocess.run, [*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        subprocess.run, [*cli, "list", "--source", topic], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert letter.id in listed.stdout and "card processor says no" in listed.stdout
     shown = await asyncio.to_thread(
@@ -176,7 +177,7 @@ async def test_poison_message_is_dead_lettered_without_blocking_and_redriven(kaf
     assert redriven.returncode == 0, redriven.stderr
     assert f"{topic}/0/101" in redriven.stdout
     relisted = await asyncio.to_thread(
-        subprocess.run, [*cli, "list"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        subprocess.run, [*cli, "list", "--source", topic], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
     row = next(line for line in relisted.stdout.splitlines() if letter.id in line)
     assert f"-> {topic}/0/101" in row  # marked as redriven, and where to

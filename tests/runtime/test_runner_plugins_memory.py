@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentflux import AgentApp, AppRunner, Context
-from agentflux.runtime.delegation import Requester
+from agentflux.runtime.tasks.requester import Requester
 from agentflux.transport.memory import MemoryTransport
 
 

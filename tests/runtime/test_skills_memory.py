@@ -3,9 +3,9 @@
 import pytest
 from pydantic import BaseModel
 
-from agentflux import AgentApp, ConfigError, Context, EnvelopeError, RetryPolicy, TaskState, TaskStatus, TopicNameError
+from agentflux import AgentApp, ConfigError, Context, EnvelopeError, RetryPolicy, TaskPhase, TaskReport, TopicNameError
 from agentflux.contract.tasks import format_reply_to, parse_reply_to
-from agentflux.runtime.delegation import derived_task_id
+from agentflux.runtime.tasks.requester import derived_task_id
 
 
 class Quote(BaseModel):
@@ -92,14 +92,14 @@ async def _typed(task: Quote, ctx: Context) -> Quoted:
 
 
 def test_task_states_are_complete_records_with_a_time_per_state() -> None:
-    submitted = TaskState(task_id="t1", skill="s", state=TaskStatus.SUBMITTED, correlation_id="c", input={"a": 1})
-    working = submitted.advance(TaskStatus.WORKING)
-    done = working.advance(TaskStatus.COMPLETED, result={"b": 2})
-    assert set(done.timestamps) == {TaskStatus.WORKING, TaskStatus.COMPLETED}
+    submitted = TaskReport(task_id="t1", skill="s", state=TaskPhase.SUBMITTED, correlation_id="c", input={"a": 1})
+    working = submitted.advance(TaskPhase.WORKING)
+    done = working.advance(TaskPhase.COMPLETED, result={"b": 2})
+    assert set(done.timestamps) == {TaskPhase.WORKING, TaskPhase.COMPLETED}
     assert done.input == {"a": 1} and done.as_result().input is None
     assert done.state.terminal and not working.state.terminal
-    assert TaskState.model_validate_json(done.model_dump_json()) == done
-    assert [s.value for s in TaskStatus] == ["submitted", "working", "completed", "failed", "canceled", "rejected"]
+    assert TaskReport.model_validate_json(done.model_dump_json()) == done
+    assert [s.value for s in TaskPhase] == ["submitted", "working", "completed", "failed", "canceled", "rejected"]
 
 
 def test_reply_addresses_name_a_results_partition_and_nothing_else() -> None:

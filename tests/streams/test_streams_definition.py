@@ -19,7 +19,9 @@ SRC, SINK = "factory.sensor-reading.v1", task_requests_topic("diagnose-machine")
 def test_builder_returns_new_jobs_and_runs_nothing() -> None:
     base = StreamJob("vib")
     with_source = base.source(SRC, Reading, key="machine_id", time="ts")
-    assert base.source_ is None and with_source.source_ is not None
+    assert with_source.source_spec.topic == SRC
+    with pytest.raises(ConfigError, match="has no source"):
+        base.source_spec  # noqa: B018
     job = with_source.window(hopping("10s", "5s")).aggregate(n=count()).sink(SINK, WindowResult)
     assert job.columns == ["machine_id", "window_start", "window_end", "n"]
     assert job is not with_source

@@ -11,6 +11,7 @@ import pytest
 from kafka_helpers import create_topic
 from streams_support import collect, create_kept_topic, stop, streams_run
 
+from agentflux.streams import job_sql
 from agentflux.transport.settings import KafkaSettings
 from examples.predictive_maintenance import job
 from examples.predictive_maintenance.simulator import SimulatorConfig, publish, readings
@@ -26,8 +27,8 @@ def test_only_machines_with_injected_anomalies_produce_refined_events() -> None:
     flagged = Counter(a.machine_id for a in job.test(stream))
     assert set(flagged) == {"m-003", "m-011"}
     assert len(stream) / sum(flagged.values()) > 500  # what reaches an agent is a trickle
-    assert job.snk.topic == "agent.task-requests.diagnose-machine"
-    assert "HAVING AVG(CAST(`vibration` AS DOUBLE)) > CAST(7.0 AS DOUBLE)" in job.sql()
+    assert job.sink_spec.topic == "agent.task-requests.diagnose-machine"
+    assert "HAVING AVG(CAST(`vibration` AS DOUBLE)) > CAST(7.0 AS DOUBLE)" in job_sql(job)
 
 
 def test_time_acceleration_spreads_event_time() -> None:

@@ -12,7 +12,7 @@ from streams_fixture import make_job
 
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
-from agentflux.streams import StreamJob, count, tumbling
+from agentflux.streams import StreamJob, count, job_sql, tumbling
 from agentflux.streams.flink_engine import FlinkSettings, parse_idle_timeout
 from agentflux.streams.flink_props import java_properties
 from agentflux.streams.flink_sql import compile_job, interval
@@ -118,7 +118,7 @@ def test_kafka_settings_map_to_java_properties_and_secrets_are_masked() -> None:
     assert props["sasl.jaas.config"].startswith("org.apache.kafka.common.security.scram.ScramLoginModule required")
     assert 'password="p\\"w"' in props["sasl.jaas.config"]
     assert props["ssl.truststore.type"] == "PEM"
-    printed = make_job("vib", SRC, TASKS).sql(kafka)
+    printed = job_sql(make_job("vib", SRC, TASKS), kafka)
     assert "'properties.sasl.jaas.config' = '******'" in printed and 'p\\"w' not in printed
 
 

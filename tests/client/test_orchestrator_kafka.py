@@ -23,8 +23,8 @@ from agentflux import (
     Context,
     RetryPolicy,
     TaskFailed,
-    TaskState,
-    TaskStatus,
+    TaskPhase,
+    TaskReport,
     TaskTimeout,
     UnknownSkill,
 )
@@ -37,7 +37,7 @@ from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
-WORKER = "tests/patterns/apps/ledger_worker.py:app"
+WORKER = "tests/client/apps/ledger_worker.py:app"
 TASKS = 2000
 CONCURRENCY = 8
 
@@ -78,8 +78,10 @@ async def read_since(bootstrap: str, topic: str, since_ms: int) -> list[Record]:
         await tail.close()
 
 
-async def states_of(bootstrap: str, skills: set[str], since_ms: int) -> list[TaskState]:
-    states = [TaskState.model_validate_json(r.value or b"") for r in await read_since(bootstrap, TASKS_TOPIC, since_ms)]
+async def states_of(bootstrap: str, skills: set[str], since_ms: int) -> list[TaskReport]:
+    states = [
+        TaskReport.model_validate_json(r.value or b"") for r in await read_since(bootstrap, TASKS_TOPIC, since_ms)
+    ]
     return [s for s in states if s.skill in skills]
 
 
@@ -176,7 +178,7 @@ def test_scale_out_survives_a_sigkill_without_rerunning_finished_tasks(
         attempts.setdefault(task_id, []).append((pid, applied))
     states = asyncio.run(states_of(kafka_bootstrap, {skill}, since))
     completed_by_victim = {
-        s.task_id for s in states if s.state is TaskStatus.COMPLETED and f":{killed}" in (s.worker or "")
+        s.task_id for s in states if s.state is TaskPhase.COMPLETED and f":{killed}" in (s.worker or "")
     }
     rerun = {t: a for t, a in attempts.items() if len(a) > 1}
     for task_id, runs in rerun.items():
@@ -250,7 +252,7 @@ async def test_fan_out_and_in_keeps_the_correlation_across_every_hop(kafka_boots
     assert itinerary == Itinerary(items=["flight:oslo", "hotel:oslo", "car:oslo"])
 
     states = await states_of(kafka_bootstrap, skills, since)
-    finals = {s.skill: s for s in states if s.state is TaskStatus.COMPLETED}
+    finals = {s.skill: s for s in states if s.state is TaskPhase.COMPLETED}
     assert set(finals) == skills
     assert {s.correlation_id for s in states} == {unique}
     assert finals[f"plan-trip-{unique}"].requester == "client"
@@ -312,7 +314,7 @@ async def test_failures_surface_as_task_failed_timeouts_drop_late_replies_unknow
     assert any(f"discarding the result of task slow-{unique}" in r.getMessage() for r in caplog.records)
     found = await states_of(kafka_bootstrap, {f"explode-{unique}", f"slow-{unique}"}, since)
     states = {(s.skill, s.state) for s in found}
-    assert (f"explode-{unique}", TaskStatus.FAILED) in states and (f"slow-{unique}", TaskStatus.COMPLETED) in states
+    assert (f"explode-{unique}", TaskPhase.FAILED) in states and (f"slow-{unique}", TaskPhase.COMPLETED) in states
 
 
 def _task_id(record: Record) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
-from agentflux.contract.tasks import TaskState
+from agentflux.contract.tasks import TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
@@ -32,23 +32,23 @@ log = logging.getLogger("agentflux.runtime")
 CLOCK_SKEW = 30.0
 
 
-class TaskStore:
+class FinishedTasks:
     """An LRU map of task id to its terminal state, bounded to ``max_entries``."""
 
     def __init__(self, max_entries: int = 200_000) -> None:
-        self._done: OrderedDict[str, TaskState] = OrderedDict()
+        self._done: OrderedDict[str, TaskReport] = OrderedDict()
         self._max = max_entries
 
     def __len__(self) -> int:
         return len(self._done)
 
-    def get(self, task_id: str) -> TaskState | None:
+    def get(self, task_id: str) -> TaskReport | None:
         state = self._done.get(task_id)
         if state is not None:
             self._done.move_to_end(task_id)
         return state
 
-    def put(self, state: TaskState) -> None:
+    def put(self, state: TaskReport) -> None:
         if not state.state.terminal:
             return
         self._done[state.task_id] = state
@@ -105,7 +105,7 @@ class TaskStore:
             if record.value is None or not any(m in record.value for m in markers):
                 continue
             try:
-                state = TaskState.model_validate_json(record.value)
+                state = TaskReport.model_validate_json(record.value)
             except ValidationError:
                 log.debug("skipping an unreadable task state at %s", record.ref)
                 continue

@@ -25,7 +25,7 @@ import zlib
 from collections import OrderedDict
 
 from agentflux.contract.errors import LifecycleError, UnknownSkill
-from agentflux.contract.tasks import TaskState, format_reply_to
+from agentflux.contract.tasks import TaskReport, format_reply_to
 from agentflux.contract.topics import TopicSpec, task_requests_topic, task_results_topic
 from agentflux.transport.base import Record, TopicPartition, Transport
 from agentflux.transport.follower import TopicFollower
@@ -47,7 +47,7 @@ class ReplyListener:
         self._addresses: dict[str, str] = {}
         self._setups: dict[str, asyncio.Future[str]] = {}
         self._lock = asyncio.Lock()
-        self._pending: dict[str, asyncio.Future[TaskState]] = {}
+        self._pending: dict[str, asyncio.Future[TaskReport]] = {}
         self._abandoned: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
         self._closed = False
 
@@ -94,11 +94,11 @@ class ReplyListener:
         """How many delegations wait for their results now."""
         return len(self._pending)
 
-    def expect(self, task_id: str) -> asyncio.Future[TaskState]:
+    def expect(self, task_id: str) -> asyncio.Future[TaskReport]:
         """A future for the result of ``task_id``; register it before publishing the request."""
         if task_id in self._pending:
             raise LifecycleError(f"a delegation of task {task_id} is already waiting for its result")
-        future: asyncio.Future[TaskState] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[TaskReport] = asyncio.get_running_loop().create_future()
         self._pending[task_id] = future
         return future
 
@@ -135,7 +135,7 @@ class ReplyListener:
         if future.done():
             return
         try:
-            future.set_result(TaskState.model_validate_json(record.value or b""))
+            future.set_result(TaskReport.model_validate_json(record.value or b""))
         except ValueError as exc:
             future.set_exception(exc)
 

@@ -31,18 +31,18 @@ from pydantic import BaseModel, ValidationError
 from agentflux.contract.codec import decode, parse_json
 from agentflux.contract.envelope import Envelope, now_rfc3339
 from agentflux.contract.errors import InvalidMessage, Reject
-from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus, parse_reply_to
+from agentflux.contract.tasks import TaskErrorInfo, TaskPhase, TaskReport, parse_reply_to
 from agentflux.contract.topics import TopicSpec
+from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
-from agentflux.runtime.deadletter import DeadLetterWriter
 from agentflux.runtime.declarations import Agent, AgentApp
+from agentflux.runtime.handlers import Skill, run_with_retries
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import read_envelope, unreadable
-from agentflux.runtime.retry import Watchdog, run_attempts
-from agentflux.runtime.skills import Skill
-from agentflux.runtime.task_cancel import TaskCancels, is_cancel
-from agentflux.runtime.task_reports import ReplyAddress, TaskReporter, within_limit
-from agentflux.runtime.task_store import TaskStore
+from agentflux.runtime.retry import Watchdog
+from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
+from agentflux.runtime.tasks.finished import FinishedTasks
+from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, within_limit
 from agentflux.transport.base import Positions, Record, TopicPartition
 
 log = logging.getLogger("agentflux.runtime")
@@ -55,18 +55,18 @@ def error_info(exc: BaseException) -> TaskErrorInfo:
 class SkillProcessor:
     """The ``process`` function of an agent's task consumer (see ``KeyOrderedConsumer``)."""
 
-    def __init__(self, agent: Agent, services: Services, *, max_message_bytes: int, store: TaskStore | None = None):
+    def __init__(self, agent: Agent, services: Services, *, max_message_bytes: int, store: FinishedTasks | None = None):
         self.agent = agent
         self.services = services
         self.max_message_bytes = max_message_bytes
-        self.store = store or TaskStore()
+        self.store = store or FinishedTasks()
         self.cancels = TaskCancels()
         self.watchdog = Watchdog()
         self.noted: set[str] = set()
         self.transport = services.publisher.transport
         self.reports = TaskReporter(self.transport, source=agent.name)
         self.dead_letters = DeadLetterWriter(
-            services.publisher, group=agent.task_group_id, agent=agent.name, max_bytes=max_message_bytes
+            services.publisher.transport, group=agent.task_group_id, agent=agent.name, max_bytes=max_message_bytes
         )
         self.worker_id = f"{agent.name}@{socket.gethostname()}:{os.getpid()}"
 
@@ -97,15 +97,15 @@ class SkillProcessor:
             return
         task_id = envelope.task_id or envelope.id
         envelope = envelope if envelope.task_id else envelope.with_(task_id=task_id)
-        submitted = TaskState(
+        submitted = TaskReport(
             task_id=task_id,
             skill=skill.id,
-            state=TaskStatus.SUBMITTED,
+            state=TaskPhase.SUBMITTED,
             correlation_id=envelope.correlation_id,
             input=data if len(record.value or b"") < self.max_message_bytes - 4096 else None,
             requester=envelope.source,
             worker=self.worker_id,
-            timestamps={TaskStatus.SUBMITTED: envelope.time or now_rfc3339()},
+            timestamps={TaskPhase.SUBMITTED: envelope.time or now_rfc3339()},
         )
         done = self.store.get(task_id)
         if done is not None and done.skill == skill.id and done.input in (None, data):
@@ -120,21 +120,21 @@ class SkillProcessor:
             task = decode(record.value, skill.input_model)
         except InvalidMessage as exc:
             await self.reports.state(submitted, envelope)
-            await self._finish(submitted.advance(TaskStatus.REJECTED, error=error_info(exc)), envelope, reply)
+            await self._finish(submitted.advance(TaskPhase.REJECTED, error=error_info(exc)), envelope, reply)
             return
         reason = self.cancels.requested(task_id)
         if reason is not None:  # cancelled before it started
-            final = submitted.advance(TaskStatus.CANCELED, error=TaskErrorInfo(type="TaskCanceled", message=reason))
+            final = submitted.advance(TaskPhase.CANCELED, error=TaskErrorInfo(type="TaskCanceled", message=reason))
             await self._finish(final, envelope, reply)
             return
-        working = submitted.advance(TaskStatus.WORKING)
+        working = submitted.advance(TaskPhase.WORKING)
         # Both are sent now, in this order (tasks start in creation order), while the handler runs.
         progress = [asyncio.ensure_future(self.reports.progress(s, envelope)) for s in (submitted, working)]
         final = within_limit(await self._execute(skill, task, record, envelope, working), self.max_message_bytes)
         await self._finish(final, envelope, reply, previous=progress)
 
     async def _finish(
-        self, final: TaskState, envelope: Envelope, reply: ReplyAddress, previous: Sequence[asyncio.Future[Any]] = ()
+        self, final: TaskReport, envelope: Envelope, reply: ReplyAddress, previous: Sequence[asyncio.Future[Any]] = ()
     ) -> None:
         # The terminal state is written after the earlier states are acknowledged, so it is the record
         # compaction keeps; and before the requester hears the outcome, so an outcome anyone saw is
@@ -144,39 +144,39 @@ class SkillProcessor:
         await self.reports.result(final, envelope, reply)
         self.store.put(final)
         self.cancels.done(final.task_id)
-        if final.state is not TaskStatus.COMPLETED:
+        if final.state is not TaskPhase.COMPLETED:
             asked = final.error is not None and final.error.type == "InputRequired"  # a question, not a failure
-            level = logging.INFO if asked or final.state is TaskStatus.CANCELED else logging.WARNING
+            level = logging.INFO if asked or final.state is TaskPhase.CANCELED else logging.WARNING
             what = "asks for input" if asked else str(final.state)
             reason = final.error.message if final.error else ""
             log.log(level, "%s: task %s (%s) %s: %s", self.agent.name, final.task_id, final.skill, what, reason)
 
     async def _execute(
-        self, skill: Skill, task: BaseModel, record: Record, envelope: Envelope, working: TaskState
-    ) -> TaskState:
+        self, skill: Skill, task: BaseModel, record: Record, envelope: Envelope, working: TaskReport
+    ) -> TaskReport:
         task_id = working.task_id
         with self.cancels.running(task_id) as cancellation:
 
-            def attempt(number: int) -> Any:
-                ctx = Context(
+            def context(number: int) -> Context:
+                return Context(
                     agent=self.agent.name, envelope=envelope, record=record, services=self.services,
                     attempt=number, cancellation=cancellation,
                 )  # fmt: skip
-                return self.watchdog.run(skill.timeout, lambda: f"skill {skill.id} (task {task_id})", skill(task, ctx))
-
-            def what() -> str:
-                return f"{self.agent.name}: task {task_id} ({skill.id})"
 
             try:
-                outcome = await run_attempts(attempt, skill.retry, self.transport.watch, what)
+                outcome = await run_with_retries(
+                    skill, task, context, watchdog=self.watchdog, watch=self.transport.watch,
+                    what=f"{self.agent.name}: task {task_id} ({skill.id})",
+                    attempt_name=f"skill {skill.id} (task {task_id})",
+                )  # fmt: skip
             except asyncio.CancelledError:
                 if not self.cancels.stopped(task_id):
                     raise
-                return working.advance(TaskStatus.CANCELED, error=_canceled(cancellation.reason))
+                return working.advance(TaskPhase.CANCELED, error=_canceled(cancellation.reason))
         if cancellation.requested:  # the handler turned its cancellation into another error
-            return working.advance(TaskStatus.CANCELED, error=_canceled(cancellation.reason))
+            return working.advance(TaskPhase.CANCELED, error=_canceled(cancellation.reason))
         if outcome.error is not None:
-            status = TaskStatus.REJECTED if isinstance(outcome.error, Reject) else TaskStatus.FAILED
+            status = TaskPhase.REJECTED if isinstance(outcome.error, Reject) else TaskPhase.FAILED
             return working.advance(status, error=error_info(outcome.error), attempts=outcome.attempts)
         try:
             result = skill.output_model.model_validate(outcome.value).model_dump(mode="json")
@@ -184,8 +184,8 @@ class SkillProcessor:
             problem = TaskErrorInfo(
                 type="InvalidResult", message=f"skill {skill.id!r} returned {outcome.value!r}: {exc}"
             )
-            return working.advance(TaskStatus.FAILED, error=problem, attempts=outcome.attempts)
-        return working.advance(TaskStatus.COMPLETED, result=result, attempts=outcome.attempts)
+            return working.advance(TaskPhase.FAILED, error=problem, attempts=outcome.attempts)
+        return working.advance(TaskPhase.COMPLETED, result=result, attempts=outcome.attempts)
 
     def _reply_address(self, skill: Skill, reply_to: str | None) -> ReplyAddress:
         if reply_to is None:
@@ -207,14 +207,14 @@ class SkillProcessor:
             return
         cause = Envelope.new(source=self.agent.name, type=record.topic, correlation_id=raw.get("ce_correlationid"))
         cause = cause.with_(task_id=task_id)
-        rejected = TaskState(
+        rejected = TaskReport(
             task_id=task_id,
             skill=skill.id,
-            state=TaskStatus.SUBMITTED,
+            state=TaskPhase.SUBMITTED,
             correlation_id=cause.correlation_id,
             requester=raw.get("ce_source"),
             worker=self.worker_id,
-        ).advance(TaskStatus.REJECTED, error=error_info(problem))
+        ).advance(TaskPhase.REJECTED, error=error_info(problem))
         await self._finish(rejected, cause, reply)
 
 

@@ -1,46 +1,115 @@
-"""The dead-letter topic, the runtime's one home for it: writing quarantined records and reading them back.
+"""The dead-letter topic ``agent.dead-letter.v1``, in one home: its headers, the one writer, reading and redriving.
 
 A dead letter keeps the original key, value and headers unchanged and adds
-``dlq_*`` headers (``contract.deadletter``). ``DeadLetterWriter`` is the one
-writer every consumer of the runtime uses. Redriving strips the ``dlq_*``
-headers again and re-publishes the record to its source topic, where its
-group will consume it as a new record; then it appends a *redrive marker* to
-the dead-letter topic (no value; ``dlq_redrive_of`` names the letter,
-``dlq_redriven_to`` where it went), so ``read_dead_letters`` can say which
-letters were redriven. Markers are not letters.
+``dlq_*`` headers naming why and where the record failed (``dead_letter_headers``).
+``DeadLetterWriter`` is the one writer: the runtime's consumers and the
+embedded stream engine use it. A record too large to be dead-lettered whole
+(its value over the size limit, which is why it failed) keeps its headers and
+the start of its value: ``fit_within`` cuts the value to what fits and marks
+the dead letter ``dlq_value_truncated: true`` with ``dlq_value_size`` (the
+original size); the record itself stays in its source topic, at the offset the
+headers name.
+
+Redriving strips the ``dlq_*`` headers again and re-publishes the record to its
+source topic, where its group consumes it as a new record; then it appends a
+*redrive marker* to the dead-letter topic (no value; ``dlq_redrive_of`` names
+the letter, ``dlq_redriven_to`` where it went), so ``read_dead_letters`` can say
+which letters were redriven. Markers are not letters.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from agentflux.contract.deadletter import (
-    PREFIX,
-    SOURCE_TOPIC,
-    TRUNCATED,
-    dead_letter_headers,
-    fit_within,
-)
 from agentflux.contract.envelope import now_rfc3339
 from agentflux.contract.errors import ConfigError, MessageTooLarge
 from agentflux.contract.topics import DEAD_LETTER_TOPIC
-from agentflux.runtime.publisher import Publisher, publish_until_acked
 from agentflux.transport.base import Ack, Headers, Record, Transport
+from agentflux.transport.delivery import publish_until_acked
 
-__all__ = ["PREFIX", "SOURCE_TOPIC", "DeadLetter", "DeadLetterWriter", "read_dead_letters", "redrive"]
+__all__ = [
+    "PREFIX", "SOURCE_TOPIC", "DeadLetter", "DeadLetterWriter", "dead_letter_headers", "fit_within",
+    "read_dead_letters", "redrive",
+]  # fmt: skip
+PREFIX = "dlq_"
+SOURCE_TOPIC = "dlq_source_topic"
+TRUNCATED = "dlq_value_truncated"
+ORIGINAL_SIZE = "dlq_value_size"
 REDRIVE_OF = "dlq_redrive_of"
 REDRIVEN_TO = "dlq_redriven_to"
 log = logging.getLogger("agentflux.runtime")
+_MAX_MESSAGE = 4000
+_RECORD_OVERHEAD = 1024  # bytes of batch and record framing, with room to spare
 _LAST_RESORT_BYTES = 16 * 1024
+
+
+class FailedRecord(Protocol):
+    """What a dead letter needs to know about the record that failed (``transport.Record`` is one)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...
+
+
+def dead_letter_headers(
+    record: FailedRecord, *, group: str, agent: str, attempts: int, error: BaseException
+) -> list[tuple[str, bytes]]:
+    """The record's own headers (minus any earlier ``dlq_*``), then the ``dlq_*`` headers for this failure."""
+    message = str(error) or repr(error)
+    original = [(k, v or b"") for k, v in record.headers if not k.startswith(PREFIX)]
+    return [
+        *original,
+        (SOURCE_TOPIC, record.topic.encode()),
+        ("dlq_source_partition", str(record.partition).encode()),
+        ("dlq_source_offset", str(record.offset).encode()),
+        ("dlq_group", group.encode()),
+        ("dlq_agent", agent.encode()),
+        ("dlq_attempts", str(attempts).encode()),
+        ("dlq_error_type", type(error).__name__.encode()),
+        ("dlq_error_message", message[:_MAX_MESSAGE].encode("utf-8", "replace")),
+        ("dlq_failed_at", now_rfc3339().encode()),
+    ]
+
+
+def fit_within(
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+    max_bytes: int,
+    *,
+    keep_headers: bool = True,
+) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The dead letter's value and headers, cut to fit in a record of ``max_bytes`` (see the module docstring).
+
+    ``keep_headers=False`` keeps only the ``dlq_*`` headers: the last resort when
+    the original headers alone are too large.
+    """
+    if not keep_headers:
+        headers = [(k, v) for k, v in headers if k.startswith(PREFIX)]
+    used = sum(len(k) + len(v) + 16 for k, v in headers) + len(key or b"") + _RECORD_OVERHEAD
+    if value is None or used + len(value) <= max_bytes:
+        return value, headers
+    room = max(0, max_bytes - used - 64)
+    return value[:room], [*headers, (TRUNCATED, b"true"), (ORIGINAL_SIZE, str(len(value)).encode())]
 
 
 class DeadLetterWriter:
     """Publishes failed records to ``agent.dead-letter.v1``; ``send`` returns once one is acknowledged.
 
-    The source record is committed only after its dead letter is on the
-    broker, so an outage stalls the partition rather than losing the record
+    The topic must exist (the runner and the stream engine create it at
+    start). The source record is committed only after its dead letter is on
+    the broker, so an outage stalls the partition rather than losing the record
     (transient failures are retried with backoff). A record too large to
     dead-letter whole is cut to fit (``fit_within``): first within
     ``max_bytes``, then, if the broker still refuses it, to 16 KB with only the
@@ -50,8 +119,8 @@ class DeadLetterWriter:
     ``send`` raises ``ConfigError``.
     """
 
-    def __init__(self, publisher: Publisher, *, group: str, agent: str, max_bytes: int) -> None:
-        self._publisher = publisher
+    def __init__(self, transport: Transport, *, group: str, agent: str, max_bytes: int) -> None:
+        self._transport = transport
         self._group = group
         self._agent = agent
         self._max_bytes = max_bytes
@@ -80,12 +149,12 @@ class DeadLetterWriter:
         )  # fmt: skip
 
     async def _publish(self, record: Record, value: bytes | None, headers: Headers) -> Ack:
-        publisher = self._publisher
+        transport = self._transport
 
         def send(_failures: int) -> Awaitable[Ack]:
-            return publisher.publish_raw(DEAD_LETTER_TOPIC, value, key=record.key, headers=headers)
+            return transport.publish(DEAD_LETTER_TOPIC, value, key=record.key, headers=headers)
 
-        return await publish_until_acked(f"dead letter of {record.ref}", send, publisher.transport.watch)
+        return await publish_until_acked(f"dead letter of {record.ref}", send, transport.watch)
 
 
 @dataclass(frozen=True)

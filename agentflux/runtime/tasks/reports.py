@@ -13,10 +13,10 @@ from collections.abc import Awaitable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.tasks import TaskErrorInfo, TaskState, TaskStatus
+from agentflux.contract.tasks import TaskErrorInfo, TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
-from agentflux.runtime.publisher import publish_until_acked
 from agentflux.transport.base import Ack, Transport
+from agentflux.transport.delivery import publish_until_acked
 
 log = logging.getLogger("agentflux.runtime")
 ReplyAddress = tuple[str, int | None]
@@ -31,7 +31,7 @@ class TaskReporter:
     def _envelope(self, cause: Envelope, topic: str, task_id: str) -> Envelope:
         return cause.caused(source=self._source, type=topic, task_id=task_id)
 
-    async def state(self, state: TaskState, cause: Envelope) -> Ack:
+    async def state(self, state: TaskReport, cause: Envelope) -> Ack:
         """Record one state change of a task."""
         headers = self._envelope(cause, TASKS_TOPIC, state.task_id).to_headers()
         value, key = encode(state), state.task_id.encode()
@@ -41,7 +41,7 @@ class TaskReporter:
             self._transport.watch,
         )
 
-    async def progress(self, state: TaskState, cause: Envelope) -> Ack | None:
+    async def progress(self, state: TaskReport, cause: Envelope) -> Ack | None:
         """Record a state the task passes through (``submitted``, ``working``), once: a failure is logged.
 
         Never retried, so it can never land after the terminal state, which
@@ -58,7 +58,7 @@ class TaskReporter:
             )
             return None
 
-    async def result(self, state: TaskState, cause: Envelope, reply: ReplyAddress) -> Ack:
+    async def result(self, state: TaskReport, cause: Envelope, reply: ReplyAddress) -> Ack:
         """Send a finished task's outcome to its requester's reply address."""
         topic, partition = reply
         headers = self._envelope(cause, topic, state.task_id).to_headers()
@@ -72,12 +72,12 @@ class TaskReporter:
         return await publish_until_acked(f"result of task {state.task_id}", send, self._transport.watch)
 
 
-def within_limit(state: TaskState, max_bytes: int) -> TaskState:
+def within_limit(state: TaskReport, max_bytes: int) -> TaskReport:
     """``state``, or a ``failed`` state saying why, if its record would be larger than ``max_bytes``."""
     size = len(encode(state))
     if size <= max_bytes - 4096:
         return state
     message = f"the task's state record would be {size} bytes; the limit is {max_bytes} bytes"
     return state.advance(
-        TaskStatus.FAILED, input=None, result=None, error=TaskErrorInfo(type="MessageTooLarge", message=message)
+        TaskPhase.FAILED, input=None, result=None, error=TaskErrorInfo(type="MessageTooLarge", message=message)
     )

@@ -5,7 +5,7 @@ when the skill is declared in this app), registers for the result, publishes
 the request to ``agent.task-requests.{skill}`` keyed by task id, and waits.
 The outcome is the output model (or a dict for a skill declared elsewhere),
 ``TaskFailed`` / ``TaskRejected`` with the worker's error, or ``TaskTimeout``.
-See ``agentflux.runtime.replies`` for how results come back.
+See ``agentflux.runtime.tasks.replies`` for how results come back.
 
 Task ids of delegations made by a handler are derived from the handled
 record's message id and the delegation's rank within the attempt (the first,
@@ -26,20 +26,37 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import PayloadDecodeError, TaskCanceled, TaskFailed, TaskRejected, TaskTimeout
-from agentflux.contract.tasks import CANCEL_TYPE, TaskErrorInfo, TaskState, TaskStatus
+from agentflux.contract.tasks import CANCEL_TYPE, TaskErrorInfo, TaskPhase, TaskReport
 from agentflux.contract.topics import task_requests_topic
-from agentflux.runtime.replies import ReplyListener
-from agentflux.runtime.skills import Skill
+from agentflux.runtime.handlers import Skill
+from agentflux.runtime.tasks.replies import ReplyListener
 from agentflux.transport.base import Ack, Transport
 
 SkillLookup = Callable[[str], Skill | None]
+Route = Callable[[object, Envelope, float], Awaitable[Any]]
+
+
+class SkillRouter(Protocol):
+    """Sends some delegations elsewhere than the skill's Kafka topics (A2A discovery plugs one in).
+
+    ``route(skill)`` returns how to run ``skill`` another way, or None to
+    publish the request on ``agent.task-requests.{skill}`` as usual. A route is
+    called with the input, the envelope and the timeout, and returns the
+    result as JSON (or raises as a delegation does).
+    """
+
+    def route(self, skill: str) -> Route | None: ...
+
+    async def close(self) -> None: ...
+
+
 _TASK_NAMESPACE = uuid.UUID("0b7f3c1e-2a47-4d0e-9c55-6a3e1f7d2b90")
 DEFAULT_TIMEOUT = 30.0
 
@@ -66,6 +83,11 @@ class Requester:
         self._transport = transport
         self._lookup: SkillLookup = lookup or (lambda _skill: None)
         self._replies = ReplyListener(transport, self.requester_id)
+        self._router: SkillRouter | None = None
+
+    def plug(self, router: SkillRouter) -> None:
+        """Ask ``router`` first for every later delegation; it is closed with this requester."""
+        self._router = router
 
     @property
     def waiting(self) -> int:
@@ -80,6 +102,10 @@ class Requester:
     async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
         """Run ``skill`` on ``payload`` and return its result. ``envelope`` carries the task id."""
         declared = self._lookup(skill)
+        route = self._router.route(skill) if self._router is not None else None
+        if route is not None:
+            result = await route(payload, envelope, timeout)
+            return result if declared is None else outcome(skill, declared, _completed(skill, envelope, result))
         value = encode_input(skill, declared, payload)
         task_id = envelope.task_id or envelope.id
         waiting = False
@@ -106,6 +132,8 @@ class Requester:
         await send_cancel(self._transport, skill, task_id, cause=cause, reason=reason)
 
     async def close(self) -> None:
+        if self._router is not None:
+            await self._router.close()
         await self._replies.close()
 
 
@@ -122,9 +150,9 @@ def encode_input(skill: str, declared: Skill | None, payload: object) -> bytes:
         ) from exc
 
 
-def outcome(skill: str, declared: Skill | None, state: TaskState) -> Any:
+def outcome(skill: str, declared: Skill | None, state: TaskReport) -> Any:
     """The result of a finished task, or the error that says why there is none."""
-    if state.state is TaskStatus.COMPLETED:
+    if state.state is TaskPhase.COMPLETED:
         if declared is None:
             return state.result
         try:
@@ -134,9 +162,9 @@ def outcome(skill: str, declared: Skill | None, state: TaskState) -> Any:
                 f"result of task {state.task_id} does not match {declared.output_model.__name__}: {_brief(exc)}"
             ) from exc
     error = state.error or TaskErrorInfo(type=f"Task{state.state.capitalize()}", message=f"task {state.state}")
-    if state.state is TaskStatus.REJECTED:
+    if state.state is TaskPhase.REJECTED:
         raise TaskRejected(skill, state.task_id, error.type, error.message)
-    if state.state is TaskStatus.CANCELED:
+    if state.state is TaskPhase.CANCELED:
         raise TaskCanceled(skill, state.task_id, error.type, error.message)
     raise TaskFailed(skill, state.task_id, error.type, error.message)
 
@@ -164,3 +192,10 @@ async def gather(*delegations: Awaitable[Any], return_exceptions: bool = False) 
 def _brief(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in errors[:5])
+
+
+def _completed(skill: str, envelope: Envelope, result: Any) -> TaskReport:
+    task_id = envelope.task_id or envelope.id
+    return TaskReport(
+        task_id=task_id, skill=skill, state=TaskPhase.COMPLETED, correlation_id=envelope.correlation_id, result=result
+    )

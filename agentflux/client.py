@@ -20,7 +20,7 @@ from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import task_requests_topic, validate_skill_id
 from agentflux.runtime.declarations import AgentApp
-from agentflux.runtime.delegation import DEFAULT_TIMEOUT, Requester, gather
+from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, gather
 from agentflux.transport.base import Transport
 
 
@@ -92,7 +92,7 @@ class AgentClient:
         return await self._requester.delegate(skill, input, envelope=envelope, timeout=timeout)
 
     async def gather(self, *delegations: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
-        """Several delegations at once; see ``agentflux.runtime.delegation.gather``."""
+        """Several delegations at once; see ``agentflux.runtime.tasks.requester.gather``."""
         return await gather(*delegations, return_exceptions=return_exceptions)
 
     async def prepare(self, *skills: str) -> None:
@@ -116,6 +116,5 @@ class AgentClient:
 
 def _kafka(bootstrap_servers: str | None, client_config: Mapping[str, str] | None) -> Transport:
     from agentflux.transport.kafka import KafkaTransport
-    from agentflux.transport.settings import KafkaSettings
 
-    return KafkaTransport(KafkaSettings.resolve(bootstrap_servers, client_config=dict(client_config or {})))
+    return KafkaTransport.resolve(bootstrap_servers, client_config=dict(client_config or {}))
