@@ -225,12 +225,13 @@ async def run_with_retries(
     *,
     watchdog: Watchdog,
     watch: ClusterWatch,
-    what: str,
-    attempt_name: str,
+    what: Callable[[], str],
+    attempt_name: Callable[[], str],
 ) -> Outcome[Any]:
     """Run ``handler(payload, context(n))`` for attempt n = 1, 2, ... (see the module docstring).
 
-    ``what`` names the work in log lines, ``attempt_name`` in ``HandlerTimeout``.
+    ``what()`` names the work in log lines, ``attempt_name()`` in ``HandlerTimeout``
+    (called only when needed, so nothing is formatted for a record that passes).
     Cancellation is not caught: it ends the loop at once.
     """
     number = 1
@@ -238,18 +239,18 @@ async def run_with_retries(
     while True:
         outages = watch.outages
         try:
-            value = await watchdog.run(handler.timeout, lambda: attempt_name, handler(payload, context(number)))
+            value = await watchdog.run(handler.timeout, attempt_name, handler(payload, context(number)))
             return Outcome(value, None, number)
         except Exception as exc:
             if watch.lost or watch.outages != outages:
-                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what,
+                log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what(),
                          number, _brief(exc))  # fmt: skip
                 await watch.wait_back()
                 continue
             if not policy.should_retry(exc, number):
                 return Outcome(None, exc, number)
             delay = policy.delay(exc, number)
-            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what, number, _brief(exc), delay)
+            log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what(), number, _brief(exc), delay)
             await asyncio.sleep(delay)
             number += 1
 

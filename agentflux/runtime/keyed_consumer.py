@@ -2,7 +2,9 @@
 
 The technique is Confluent's Parallel Consumer's: records of one partition are
 dispatched as soon as they are read; a record waits only for the previous
-record with the same key. Offsets are committed up to the lowest record that
+record with the same key. Each key with records to run has one task that runs
+them in order (not a task per record waiting for the one before it), so a
+backlog of one key costs a queue entry per record, not a task. Offsets are committed up to the lowest record that
 has not finished, with the records finished above it in the commit's metadata
 (see ``offsets``), so at-least-once holds however the records interleave, and
 a new owner skips what already finished.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
@@ -81,7 +84,7 @@ class KeyOrderedConsumer:
         self._revoke_grace = revoke_grace
         self.grace = grace
         self._tracker = OffsetTracker()
-        self._chains: dict[ChainKey, asyncio.Task[None]] = {}
+        self._chains: dict[ChainKey, deque[Record]] = {}  # per key: its records not finished yet, in order
         self._running: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._generation: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
@@ -205,8 +208,8 @@ class KeyOrderedConsumer:
 
     async def _drain(self) -> None:
         running = [tp for tp, tasks in self._running.items() if tasks]
-        count = sum(len(self._running[tp]) for tp in running)
-        if count:
+        count = self._tracker.in_flight()
+        if running:
             log.info("%s: waiting up to %gs for %d in-flight records", self.group_id, self.grace, count)
             await self._stop_work(running, self.grace)
         loop = asyncio.get_running_loop()
@@ -291,28 +294,32 @@ class KeyOrderedConsumer:
             chain_key = None
         else:
             chain_key = (tp, record.key)
-            task = asyncio.create_task(self._run_one(record, tp, generation, self._chains.get(chain_key)))
-            self._chains[chain_key] = task
+            chain = self._chains.get(chain_key)
+            if chain is not None:  # the key's task runs it after the ones before it
+                chain.append(record)
+                return
+            chain = self._chains[chain_key] = deque([record])
+            task = asyncio.create_task(self._run_chain(chain_key, chain, generation))
         running = self._running.setdefault(tp, set())
         running.add(task)
-        task.add_done_callback(lambda t: self._forget(t, tp, chain_key))
+        task.add_done_callback(lambda t: self._forget(t, tp))
 
-    def _forget(self, task: asyncio.Task[None], tp: TopicPartition, chain_key: ChainKey | None) -> None:
+    def _forget(self, task: asyncio.Task[None], tp: TopicPartition) -> None:
         running = self._running.get(tp)
         if running is not None:
             running.discard(task)
-        if chain_key is not None and self._chains.get(chain_key) is task:
-            del self._chains[chain_key]
 
-    async def _run_one(
-        self, record: Record, tp: TopicPartition, generation: int, previous: asyncio.Task[None] | None
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        if self._generation.get(tp) != generation:
-            return
-        async with self._slots:
-            await self._process_one(record, tp, generation)
+    async def _run_chain(self, chain_key: ChainKey, chain: deque[Record], generation: int) -> None:
+        """Run the records of one key in order, each in a slot, until none is left (or the partition is gone)."""
+        tp = chain_key[0]
+        try:
+            while chain and self._generation.get(tp) == generation:
+                async with self._slots:
+                    await self._process_one(chain[0], tp, generation)
+                chain.popleft()
+        finally:
+            if self._chains.get(chain_key) is chain:
+                del self._chains[chain_key]
 
     async def _process_one(self, record: Record, tp: TopicPartition, generation: int) -> None:
         try:

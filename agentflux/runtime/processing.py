@@ -92,7 +92,8 @@ class EventProcessor:
 
         outcome = await run_with_retries(
             handler, payload, context, watchdog=self.watchdog, watch=self.services.publisher.transport.watch,
-            what=f"{self.agent.name}: {record.ref}", attempt_name=f"handler {handler.name} for {record.ref}",
+            what=lambda: f"{self.agent.name}: {record.ref}",
+            attempt_name=lambda: f"handler {handler.name} for {record.ref}",
         )  # fmt: skip
         if outcome.error is not None:
             await self.dead_letters.send(record, outcome.attempts, outcome.error)

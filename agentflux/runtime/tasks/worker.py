@@ -166,8 +166,8 @@ class SkillProcessor:
             try:
                 outcome = await run_with_retries(
                     skill, task, context, watchdog=self.watchdog, watch=self.transport.watch,
-                    what=f"{self.agent.name}: task {task_id} ({skill.id})",
-                    attempt_name=f"skill {skill.id} (task {task_id})",
+                    what=lambda: f"{self.agent.name}: task {task_id} ({skill.id})",
+                    attempt_name=lambda: f"skill {skill.id} (task {task_id})",
                 )  # fmt: skip
             except asyncio.CancelledError:
                 if not self.cancels.stopped(task_id):
