@@ -142,3 +142,22 @@ def test_a_stream_job_definition_imports_no_engine() -> None:
         if package_of(target) == "streams" and target.rsplit(".", 1)[-1] in STREAM_ENGINES
     ]
     assert not wrong, wrong
+
+
+def test_the_map_of_modules_in_the_architecture_doc_matches_the_code() -> None:
+    """Every module is on its package's line of the map, and every name there exists in that package."""
+    import re
+
+    doc = (ROOT.parent / "docs" / "architecture.md").read_text()
+    lines = dict(re.findall(r"^- \*\*([a-z0-9_/]+)/\*\*: (.*)$", doc, flags=re.M))
+    assert lines, "docs/architecture.md has no map of modules"
+    for package, line in lines.items():
+        folder = ROOT / package
+        modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+        source = "\n".join(p.read_text() for p in folder.rglob("*.py"))
+        named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", line))
+        assert modules <= named, f"{package}/: not on the map: {sorted(modules - named)}"
+        unknown = {n for n in named - modules if not re.search(rf"\b{n}\b", source)}
+        assert not unknown, f"{package}/: the map names what the package does not have: {sorted(unknown)}"
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in ROOT.rglob("*/__init__.py")}
+    assert packages <= set(lines), f"packages missing from the map: {sorted(packages - set(lines))}"
