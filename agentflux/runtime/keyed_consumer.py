@@ -313,8 +313,10 @@ class KeyOrderedConsumer:
         """Run the records of one key in order, each in a slot, until none is left (or the partition is gone)."""
         tp = chain_key[0]
         try:
-            while chain and self._generation.get(tp) == generation:
+            while chain:
                 async with self._slots:
+                    if self._generation.get(tp) != generation:  # revoked meanwhile, also while waiting for a slot
+                        return
                     await self._process_one(chain[0], tp, generation)
                 chain.popleft()
         finally:
