@@ -40,9 +40,11 @@ def produce_raw(bootstrap: str, topic: str, records: Sequence[tuple[Any, ...]], 
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The complete JSON lines of ``path``: a line still being written (no newline yet) is left for later."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    complete = path.read_text().rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

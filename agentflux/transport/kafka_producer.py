@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -47,6 +48,7 @@ class AsyncProducer:
         }
         self._producer = make_client(Producer, self._config)
         self._fatal = False
+        self._reports: deque[_Report] = deque()  # filled by the delivery callbacks of a poll or flush
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve_reports, name="agentflux-producer", daemon=True)
         self._thread.start()
@@ -57,16 +59,38 @@ class AsyncProducer:
             self._fatal = True
 
     def _serve_reports(self) -> None:
+        # The delivery callbacks of one poll only collect their reports; the batch is then handed to
+        # each event loop with one wake-up, instead of one per record.
         while not self._closed.is_set():
             producer = self._producer
             producer.poll(0.05)
+            self._hand_over()
             if self._fatal and producer is self._producer:
                 self._replace()
+
+    def _hand_over(self) -> None:
+        loops: dict[asyncio.AbstractEventLoop, list[_Report]] = {}
+        delivered = False
+        while True:  # popleft, not a swap of lists: a callback on another thread (flush) may append meanwhile
+            try:
+                report = self._reports.popleft()
+            except IndexError:
+                break
+            delivered = delivered or report[1] is None
+            loops.setdefault(report[0].get_loop(), []).append(report)
+        if delivered:
+            self._watch.mark_back()
+        for loop, batch in loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, batch)
+            except RuntimeError:  # that loop is closed: nobody waits for these any more
+                pass
 
     def _replace(self) -> None:
         old, self._producer, self._fatal = self._producer, Producer(self._config), False
         old.purge()  # fails what it still held: those publishes raise and are retried by their callers
         old.poll(0)
+        self._hand_over()
 
     async def publish(
         self,
@@ -82,14 +106,10 @@ class AsyncProducer:
                 f"record for {topic!r} is {len(value)} bytes; the limit is {self._limit} bytes "
                 "(KafkaSettings.max_message_bytes)"
             )
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Ack] = loop.create_future()
-        watch = self._watch
+        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            if err is None:
-                watch.mark_back()
-            loop.call_soon_threadsafe(_settle, future, err, msg)
+            self._reports.append((future, err, msg))
 
         while True:
             try:  # not map_kafka_errors: a context manager per record costs more than the produce call
@@ -107,7 +127,12 @@ class AsyncProducer:
         return await future
 
     async def flush(self, timeout: float = 10.0) -> int:
-        return await asyncio.get_running_loop().run_in_executor(None, self._producer.flush, timeout)
+        return await asyncio.get_running_loop().run_in_executor(None, self._flush, timeout)
+
+    def _flush(self, timeout: float) -> int:
+        left: int = self._producer.flush(timeout)
+        self._hand_over()
+        return left
 
     async def close(self) -> None:
         await self.flush()
@@ -115,10 +140,14 @@ class AsyncProducer:
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
 
 
-def _settle(future: asyncio.Future[Ack], err: KafkaError | None, msg: Message) -> None:
-    if future.done():
-        return
-    if err is not None:
-        future.set_exception(kafka_error(err, Op.PUBLISH, repr(msg.topic() or "?")))
-    else:
-        future.set_result(Ack(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
+_Report = tuple[asyncio.Future[Ack], KafkaError | None, Message]
+
+
+def _settle_all(reports: list[_Report]) -> None:
+    for future, err, msg in reports:
+        if future.done():
+            continue
+        if err is not None:
+            future.set_exception(kafka_error(err, Op.PUBLISH, repr(msg.topic() or "?")))
+        else:
+            future.set_result(Ack(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))

@@ -24,6 +24,7 @@ from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.contract.tracecontext import TraceParent
 from agentflux.runtime.tasks.requester import gather
+from agentflux.runtime.tasks.worker import WORKING_AFTER
 from agentflux.testing import MemoryTransport, TestApp
 
 pytestmark = pytest.mark.asyncio
@@ -98,17 +99,29 @@ def calls() -> dict[str, int]:
     return {}
 
 
-async def test_delegate_returns_the_typed_result_and_records_every_state(calls: dict[str, int]) -> None:
+async def test_a_quick_task_records_one_terminal_state_that_holds_every_timestamp(calls: dict[str, int]) -> None:
     async with TestApp(build_app(calls)) as t:
         result = await t.delegate("add", {"values": [1, 2, 3]}, task_id="task-1", correlation_id="corr-1")
         assert result == Total(total=6)
         await t.drain()
         states = t.task_states("task-1")
-    assert [s.state for s in states] == [TaskPhase.SUBMITTED, TaskPhase.WORKING, TaskPhase.COMPLETED]
+    assert [s.state for s in states] == [TaskPhase.COMPLETED]  # the request was the submitted record
     final = states[-1]
     assert final.result == {"total": 6} and final.input == {"values": [1, 2, 3]} and final.attempts == 1
     assert set(final.timestamps) == {TaskPhase.SUBMITTED, TaskPhase.WORKING, TaskPhase.COMPLETED}
-    assert {s.correlation_id for s in states} == {"corr-1"} and final.requester == "test"
+    assert final.correlation_id == "corr-1" and final.requester == "test"
+
+
+async def test_a_task_still_running_after_working_after_records_working_first(calls: dict[str, int]) -> None:
+    assert WORKING_AFTER < 0.3  # the sleepy skill takes 0.3 s
+    async with TestApp(build_app(calls)) as t:
+        await t.delegate("sleepy", {"values": [1]}, task_id="slow-2", correlation_id="corr-2")
+        await t.drain()
+        states = t.task_states("slow-2")
+    assert [s.state for s in states] == [TaskPhase.WORKING, TaskPhase.COMPLETED]
+    assert set(states[0].timestamps) == {TaskPhase.SUBMITTED, TaskPhase.WORKING}
+    assert states[0].timestamps[TaskPhase.WORKING] == states[1].timestamps[TaskPhase.WORKING]
+    assert {s.correlation_id for s in states} == {"corr-2"}
 
 
 async def test_a_client_without_the_app_gets_dicts_and_validates_nothing_locally(calls: dict[str, int]) -> None:
@@ -185,7 +198,7 @@ async def test_input_that_fails_the_model_is_rejected_and_the_handler_never_runs
         assert not t.dead_letters()
     assert "add" not in calls
     assert caught.value.error_type == "PayloadDecodeError" and "values.0" in caught.value.error
-    assert [s.state for s in states] == [TaskPhase.SUBMITTED, TaskPhase.REJECTED]
+    assert [s.state for s in states] == [TaskPhase.REJECTED]
 
 
 async def test_an_undecodable_request_is_dead_lettered_and_its_requester_told(calls: dict[str, int]) -> None:

@@ -31,10 +31,10 @@ class TaskReporter:
     def _envelope(self, cause: Envelope, topic: str, task_id: str) -> Envelope:
         return cause.caused(source=self._source, type=topic, task_id=task_id)
 
-    async def state(self, state: TaskReport, cause: Envelope) -> Ack:
-        """Record one state change of a task."""
+    async def state(self, state: TaskReport, cause: Envelope, *, value: bytes | None = None) -> Ack:
+        """Record one state change of a task (``value``: ``state`` already encoded)."""
         headers = self._envelope(cause, TASKS_TOPIC, state.task_id).to_headers()
-        value, key = encode(state), state.task_id.encode()
+        value, key = value if value is not None else encode(state), state.task_id.encode()
         return await publish_until_acked(
             f"state {state.state} of task {state.task_id}",
             lambda _n: self._transport.publish(TASKS_TOPIC, value, key=key, headers=headers),
@@ -42,7 +42,7 @@ class TaskReporter:
         )
 
     async def progress(self, state: TaskReport, cause: Envelope) -> Ack | None:
-        """Record a state the task passes through (``submitted``, ``working``), once: a failure is logged.
+        """Record a state the task passes through (``working``), once: a failure is logged.
 
         Never retried, so it can never land after the terminal state, which
         carries every earlier state's timestamp anyway.
@@ -72,12 +72,13 @@ class TaskReporter:
         return await publish_until_acked(f"result of task {state.task_id}", send, self._transport.watch)
 
 
-def within_limit(state: TaskReport, max_bytes: int) -> TaskReport:
-    """``state``, or a ``failed`` state saying why, if its record would be larger than ``max_bytes``."""
-    size = len(encode(state))
-    if size <= max_bytes - 4096:
-        return state
-    message = f"the task's state record would be {size} bytes; the limit is {max_bytes} bytes"
-    return state.advance(
+def encode_within_limit(state: TaskReport, max_bytes: int) -> tuple[TaskReport, bytes]:
+    """``state`` and its record value, or a ``failed`` state saying why if the value would exceed ``max_bytes``."""
+    value = encode(state)
+    if len(value) <= max_bytes - 4096:
+        return state, value
+    message = f"the task's state record would be {len(value)} bytes; the limit is {max_bytes} bytes"
+    failed = state.advance(
         TaskPhase.FAILED, input=None, result=None, error=TaskErrorInfo(type="MessageTooLarge", message=message)
     )
+    return failed, encode(failed)

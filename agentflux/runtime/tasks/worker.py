@@ -1,13 +1,20 @@
 """Serving skills: one task request in, its states and its result out.
 
-For each request the worker records ``submitted`` and ``working`` on
-``agent.tasks.v1``, runs the skill with its retry policy and timeout, records
-the task's terminal state (``completed``, ``failed``, ``rejected`` or
-``canceled``) and only then sends the outcome to the requester's reply
-address. The request counts as done after both are on the broker, so its
-offset is committed after the outcome is safe. A failure is reported, never dead-lettered; a request that cannot be
-read at all (bad headers, not JSON) goes to the dead-letter topic, and the
-requester is told ``rejected`` when its reply address can still be read.
+For each request the worker runs the skill with its retry policy and
+timeout, records the task's terminal state (``completed``, ``failed``,
+``rejected`` or ``canceled``) on ``agent.tasks.v1`` and only then sends the
+outcome to the requester's reply address. The request itself is the task's
+``submitted`` record; a ``working`` record is written only when the handler is
+still running ``WORKING_AFTER`` seconds after it started, so a quick task costs
+two records, not four. Every terminal record carries the ``submitted`` and
+``working`` timestamps and the input, so a reader of ``agent.tasks.v1`` misses
+only the intermediate records of tasks that end at once.
+
+The request counts as done after the terminal state and the result are on the
+broker, so its offset is committed after the outcome is safe. A failure is
+reported, never dead-lettered; a request that cannot be read at all (bad
+headers, not JSON) goes to the dead-letter topic, and the requester is told
+``rejected`` when its reply address can still be read.
 
 Exactly-once effect: a request whose task already finished (in this process,
 or in the restored ``agent.tasks.v1`` co-partition) is answered with the
@@ -42,10 +49,14 @@ from agentflux.runtime.processing import read_envelope, unreadable
 from agentflux.runtime.retry import Watchdog
 from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
 from agentflux.runtime.tasks.finished import FinishedTasks
-from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, within_limit
+from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, encode_within_limit
 from agentflux.transport.base import Positions, Record, TopicPartition
 
 log = logging.getLogger("agentflux.runtime")
+
+# A handler still running after this long gets a ``working`` record (A2A clients see it as
+# TASK_STATE_WORKING). Shorter than a person notices, longer than most automated skills take.
+WORKING_AFTER = 0.1
 
 
 def error_info(exc: BaseException) -> TaskErrorInfo:
@@ -119,7 +130,6 @@ class SkillProcessor:
         try:
             task = decode(record.value, skill.input_model)
         except InvalidMessage as exc:
-            await self.reports.state(submitted, envelope)
             await self._finish(submitted.advance(TaskPhase.REJECTED, error=error_info(exc)), envelope, reply)
             return
         reason = self.cancels.requested(task_id)
@@ -128,19 +138,25 @@ class SkillProcessor:
             await self._finish(final, envelope, reply)
             return
         working = submitted.advance(TaskPhase.WORKING)
-        # Both are sent now, in this order (tasks start in creation order), while the handler runs.
-        progress = [asyncio.ensure_future(self.reports.progress(s, envelope)) for s in (submitted, working)]
-        final = within_limit(await self._execute(skill, task, record, envelope, working), self.max_message_bytes)
-        await self._finish(final, envelope, reply, previous=progress)
+        announced: list[asyncio.Future[Any]] = []
+        timer = asyncio.get_running_loop().call_later(
+            WORKING_AFTER, lambda: announced.append(asyncio.ensure_future(self.reports.progress(working, envelope)))
+        )
+        try:
+            final = await self._execute(skill, task, record, envelope, working)
+        finally:
+            timer.cancel()
+        await self._finish(final, envelope, reply, previous=announced)
 
     async def _finish(
         self, final: TaskReport, envelope: Envelope, reply: ReplyAddress, previous: Sequence[asyncio.Future[Any]] = ()
     ) -> None:
-        # The terminal state is written after the earlier states are acknowledged, so it is the record
+        # The terminal state is written after a ``working`` record is acknowledged, so it is the record
         # compaction keeps; and before the requester hears the outcome, so an outcome anyone saw is
         # never run again, even if this process dies a moment later.
         await asyncio.gather(*previous)
-        await self.reports.state(final, envelope)
+        final, value = encode_within_limit(final, self.max_message_bytes)
+        await self.reports.state(final, envelope, value=value)
         await self.reports.result(final, envelope, reply)
         self.store.put(final)
         self.cancels.done(final.task_id)
