@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,11 @@ def kafka_client(kind: type[Client], bootstrap: str, config: dict[str, Any] | No
 
 
 @contextmanager
-def broker() -> Iterator[str]:
-    """``AGENTFLUX_BENCH_BOOTSTRAP`` if set, else a fresh embedded broker for this run."""
+def broker(progress: Callable[[str], None] | None = None) -> Iterator[str]:
+    """``AGENTFLUX_BENCH_BOOTSTRAP`` if set, else a fresh embedded broker for this run.
+
+    Starting one shows a spinner, or reports to ``progress`` when given (a caller with its own display).
+    """
     external = os.environ.get("AGENTFLUX_BENCH_BOOTSTRAP")
     if external:
         yield external
@@ -36,9 +40,26 @@ def broker() -> Iterator[str]:
     from agentflux.local import LocalBroker
 
     with tempfile.TemporaryDirectory() as tmp, LocalBroker(Path(tmp) / "kafka") as local:
-        with console.status("starting a Kafka broker for the benchmark") as spinner:
-            bootstrap = local.start(progress=lambda msg: spinner.update(msg))
+        if progress:
+            bootstrap = local.start(progress=progress)
+        else:
+            with console.status("starting a Kafka broker for the benchmark") as spinner:
+                bootstrap = local.start(progress=lambda msg: spinner.update(msg))
         yield bootstrap
+
+
+def add_run_options(parser: argparse.ArgumentParser, quick: dict[str, Any]) -> None:
+    """``--quick`` (the loads in ``quick``, for ``run_all.py``) and ``--json PATH``."""
+    loads = ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in quick.items())
+    parser.add_argument("--quick", action="store_true", help=f"smaller loads: {loads} (an explicit flag still wins)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as a JSON list")
+
+
+def parse_loads(parser: argparse.ArgumentParser, quick: dict[str, Any]) -> argparse.Namespace:
+    """The arguments; with ``--quick`` the loads in ``quick`` replace the defaults."""
+    if parser.parse_args().quick:
+        parser.set_defaults(**quick)
+    return parser.parse_args()
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:

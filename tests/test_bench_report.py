@@ -1,0 +1,96 @@
+"""bench/report.py: the figures table and the generated section of bench/RESULTS.md (no broker)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+# Loaded by path, not by putting bench/ on sys.path: its module names (common, report) are too generic.
+_spec = importlib.util.spec_from_file_location("bench_report", BENCH / "report.py")
+assert _spec and _spec.loader
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
+
+THROUGHPUT = report.figure(
+    "handler throughput, 1 partition",
+    30_000.0,
+    "rec/s",
+    target="≥ 70 % of raw",
+    met=False,
+    baseline="raw consumer loop",
+    baseline_value=60_000.0,
+    load="100,000 records",
+)
+LATENCY = report.figure("latency, p50", 1.5, "ms", target="≤ 2 ms", met=True, load="5,000 records")
+FAILED = {"figure": "bench_pricing.py --quick", "failed": "error: unrecognized arguments: --quick | --json"}
+FACTS = {
+    "command": "cd bench && ../.venv/bin/python run_all.py",
+    "commit": "abc1234",
+    "date": "2026-12-03 10:00 UTC",
+    "total": "6 min 2 s",
+    "load_before": "1.00, 0.50, 0.20",
+    "load_after": "2.00, 1.00, 0.40",
+    "cores": "2",
+}
+INTRO = "# Benchmark results\n\nIntro paragraph.\n\nSecond intro paragraph.\n"
+REST = "## Foundation: runtime\n\nOld figures | kept as they are.\n\n## Streams\n\nMore.\n"
+
+
+def section(figures: list[dict[str, object]] | None = None) -> str:
+    return report.section(figures or [THROUGHPUT, LATENCY], [("bench_runtime.py --quick", 61.4)], FACTS)
+
+
+def test_a_figure_has_the_fields_of_the_json_list_and_its_ratio() -> None:
+    assert set(THROUGHPUT) == {
+        "figure", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "load"
+    }  # fmt: skip
+    assert THROUGHPUT["ratio"] == 0.5
+    assert LATENCY["baseline"] is None and LATENCY["ratio"] is None
+    json.dumps([THROUGHPUT, LATENCY])
+
+
+def test_the_table_has_one_row_per_figure_with_baseline_ratio_target_and_verdict() -> None:
+    lines = report.markdown_table([THROUGHPUT, LATENCY, FAILED]).splitlines()
+    assert lines[0] == "| figure | value | baseline (same run) | ratio | target | met |"
+    assert lines[2] == (
+        "| handler throughput, 1 partition | 30,000 rec/s | raw consumer loop: 60,000 rec/s | 0.50x "
+        "| ≥ 70 % of raw | **missed** |"
+    )
+    assert lines[3] == "| latency, p50 | 1.50 ms |  |  | ≤ 2 ms | met |"
+    assert lines[4].startswith("| bench_pricing.py --quick | — |")
+    assert "**failed: error: unrecognized arguments: --quick \\| --json**" in lines[4]  # a pipe can't split a row
+    assert len(lines) == 5
+
+
+def test_the_section_states_how_it_was_run_and_the_loads() -> None:
+    text = section()
+    assert "Command: `cd bench && ../.venv/bin/python run_all.py`" in text
+    assert "`bench_runtime.py --quick` (61 s)" in text
+    assert "abc1234" in text and "2026-12-03 10:00 UTC" in text and "6 min 2 s" in text
+    assert "1.00, 0.50, 0.20 at the start and 2.00, 1.00, 0.40 at the end" in text
+    assert "- handler throughput, 1 partition: 100,000 records" in text
+    assert "- latency, p50: 5,000 records" in text
+
+
+def test_without_markers_the_section_goes_after_the_intro() -> None:
+    document = report.replace_section(INTRO + "\n" + REST, section())
+    before, rest = document.split(report.BEGIN)
+    assert before == INTRO + "\n"
+    generated, after = rest.split(report.END)
+    assert generated.strip() == section()
+    assert after == "\n\n" + REST
+
+
+def test_replacing_the_section_is_idempotent_and_leaves_the_rest() -> None:
+    once = report.replace_section(INTRO + "\n" + REST, section())
+    assert report.replace_section(once, section()) == once
+    newer = report.replace_section(once, section([LATENCY]))
+    assert newer.startswith(INTRO) and newer.endswith(REST)
+    assert "handler throughput" not in newer.split(report.END)[0]
+    assert report.replace_section(newer, section()) == once
+
+
+def test_a_document_without_headings_gets_the_section_at_the_end() -> None:
+    assert report.replace_section("Just text.\n", "S") == f"Just text.\n\n{report.BEGIN}\nS\n{report.END}\n"
