@@ -146,24 +146,28 @@ def percentile(values: list[float], pct: float) -> float:
 
 @dataclass(frozen=True)
 class Latency:
-    """p50 and p95 of one hop, in ms, over ``count`` samples; printed as ``p50 12 / p95 35 (n=20)``."""
+    """p50, p95 and p99 of one hop, in ms, over ``count`` samples; printed as ``p50 12 / p95 35 / p99 41 (n=20)``.
+
+    With fewer than 100 samples the p99 is the largest (and with fewer than 20, so is the p95).
+    """
 
     p50: float
     p95: float
+    p99: float
     count: int
 
     @classmethod
     def of(cls, millis: list[float]) -> Latency:
-        return cls(percentile(millis, 50), percentile(millis, 95), len(millis))
+        return cls(percentile(millis, 50), percentile(millis, 95), percentile(millis, 99), len(millis))
 
     def __str__(self) -> str:
         if not self.count:
             return "-"
-        return f"p50 {self.p50:.0f} / p95 {self.p95:.0f} (n={self.count})"
+        return f"p50 {self.p50:.0f} / p95 {self.p95:.0f} / p99 {self.p99:.0f} (n={self.count})"
 
 
 async def wait_for_groups(bootstrap: str, groups: list[str], console: Console, timeout: float = 60) -> None:
-    """Wait until every consumer group has a member with partitions, so latencies exclude start-up."""
+    """Wait until every consumer group is stable with its partitions assigned, so latencies exclude start-up."""
     from confluent_kafka import ConsumerGroupState, KafkaException
     from confluent_kafka.admin import AdminClient
 
@@ -183,7 +187,8 @@ async def wait_for_groups(bootstrap: str, groups: list[str], console: Console, t
                     except KafkaException as exc:  # the group or its coordinator does not exist yet
                         seen[group] = str(exc.args[0] if exc.args else exc)
                         continue
-                    ready = found.state == ConsumerGroupState.STABLE and found.members
+                    owned = sum(len(m.assignment.topic_partitions) for m in found.members if m.assignment)
+                    ready = found.state == ConsumerGroupState.STABLE and found.members and owned
                     seen[group] = "ready" if ready else f"{found.state.name}, {len(found.members)} member(s)"
                 if all(state == "ready" for state in seen.values()):
                     return

@@ -121,6 +121,7 @@ def pricing(
     ] = False,
     restart_after: Annotated[float, typer.Option(help="Seconds the killed analysis agent stays down")] = 5.0,
     interval: Annotated[float, typer.Option(help="Seconds between two competitor price changes")] = 0.75,
+    poll: Annotated[float, typer.Option(help="Seconds between two looks of the collector at the pages")] = 0.25,
     seed: Annotated[int, typer.Option(help="Seed of the scripted competitor price feed")] = 7,
     data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite databases go (default: a temp dir)")] = None,
     namespace: Annotated[
@@ -137,6 +138,7 @@ def pricing(
         kill_analysis=kill_analysis,
         restart_after=restart_after,
         interval=interval,
+        poll_seconds=poll,
         seed=seed,
         data_dir=data_dir,
         namespace=namespace,

@@ -43,10 +43,14 @@ class ConnectFailed(Exception):
 
 
 class Connection:
-    """A session to one server. ``open()`` once, share ``client``, ``close()`` once."""
+    """A session to one server. ``open()`` once, share ``client``, ``close()`` once.
+
+    ``in_flight`` counts the calls using it now (the pool keeps it, to pick an idle session).
+    """
 
     def __init__(self, spec: McpServerSpec) -> None:
         self.spec = spec
+        self.in_flight = 0
         self.tools: dict[str, Tool] | None = None
         self._client: Client | None = None
         self._ready = asyncio.Event()

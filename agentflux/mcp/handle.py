@@ -34,7 +34,8 @@ class ToolHandle:
 
     Contract:
 
-    * Calls may run concurrently; they share the server's pooled session.
+    * Calls may run concurrently; overlapping calls get sessions of their
+      own, up to the server's ``max_sessions``, then share them (see ``ToolPool``).
     * Each call is bounded by the server's ``timeout``; opening a session
       first, when there is none, by its ``connect_timeout``. On timeout the
       server counts as hung: the session is dropped and a transient
@@ -84,8 +85,7 @@ class ToolHandle:
         """The tools the server offers, fetched from the server now."""
         conn: Connection | None = None
         try:
-            conn = await self._pool._connection(self._spec)
-            async with asyncio.timeout(self._spec.timeout):
+            async with self._pool._session(self._spec) as conn, asyncio.timeout(self._spec.timeout):
                 tools = await conn.refresh_tools()
         except (ToolError, LifecycleError):
             raise
@@ -99,8 +99,7 @@ class ToolHandle:
 
         conn: Connection | None = None
         try:
-            conn = await self._pool._connection(self._spec)
-            async with asyncio.timeout(self._spec.timeout):
+            async with self._pool._session(self._spec) as conn, asyncio.timeout(self._spec.timeout):
                 tools = conn.tools if conn.tools is not None and tool in conn.tools else None
                 if tools is None:
                     tools = await conn.refresh_tools()

@@ -1,10 +1,11 @@
-"""A per-process pool of MCP sessions, one per declared server, opened on first use."""
+"""A per-process pool of MCP sessions: up to ``max_sessions`` per declared server, opened on first use."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -22,21 +23,45 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
+_REOPEN_AFTER = 5.0  # seconds without opening extra sessions to a server after one failed to open
+
+
+class _Sessions:
+    """The sessions of one server: the live ones, and the attempts to open more."""
+
+    __slots__ = ("failed_at", "live", "opening")
+
+    def __init__(self) -> None:
+        self.live: list[Connection] = []
+        self.opening: list[asyncio.Task[Connection]] = []
+        self.failed_at = float("-inf")  # when an attempt to open a session last failed (event loop time)
+
+
 class ToolPool:
-    """The MCP sessions of one process, one per declared server, opened on first use.
+    """The MCP sessions of one process, up to ``spec.max_sessions`` per declared server, opened on first use.
 
     Contract:
 
-    * ``start()`` is idempotent, optional and opens nothing: the first call to
-      a server opens its session (a subprocess for stdio), which later calls
-      reuse. Use ``async with ToolPool(...)`` to pair it with ``close()``.
-    * Any number of calls, on any servers, may run concurrently. Calls to one
-      server share its session. Calls that find no session share one attempt
-      to open it, bounded by the spec's ``connect_timeout``, and its outcome.
+    * ``start()`` is idempotent, optional and opens nothing: sessions open when
+      calls need them (a subprocess each, for stdio) and are reused by later
+      calls. Use ``async with ToolPool(...)`` to pair it with ``close()``.
+    * Any number of calls, on any servers, may run concurrently. A call takes
+      an idle session of its server. When every session is busy, the pool
+      opens one more (while the server has fewer than ``max_sessions``), and
+      the call goes to the least busy session meanwhile: a session carries
+      any number of calls at once, and whether the server runs them
+      concurrently is up to the server, so calls that keep overlapping soon
+      have sessions of their own, and no call waits for a session to start
+      while one is open. Calls that find none open start up to
+      ``max_sessions`` at once and each waits for its own (or, with no room,
+      for the oldest attempt). Opening is bounded by the spec's
+      ``connect_timeout``; after an extra session failed to open, calls keep
+      to the open ones for a few seconds before the pool tries again.
     * A session that breaks (the server crashed, the connection dropped, a
       call timed out) is dropped: the failing call raises a transient
-      :class:`ToolError` and the next call opens a fresh session. Other calls
-      in flight on the broken session fail the same way.
+      :class:`ToolError` and a later call opens a fresh session. Other calls
+      in flight on the broken session fail the same way; the server's other
+      sessions are untouched.
     * ``close()`` is idempotent and waits until every session is shut down
       (stdio subprocesses included). Calls still in flight fail with a
       transient ``ToolError``; calls after ``close()`` raise ``LifecycleError``.
@@ -48,8 +73,7 @@ class ToolPool:
             if spec.name in self._specs:
                 raise ConfigError(f"MCP server {spec.name!r} is declared twice")
             self._specs[spec.name] = spec
-        self._live: dict[str, Connection] = {}
-        self._opening: dict[str, asyncio.Task[Connection]] = {}
+        self._sessions: dict[str, _Sessions] = {name: _Sessions() for name in self._specs}
         self._every: set[Connection] = set()  # live and dropped, until they have shut down
         self._state = _State.NEW
 
@@ -58,6 +82,10 @@ class ToolPool:
         """The declared servers, by name."""
         return dict(self._specs)
 
+    def session_count(self, name: str) -> int:
+        """How many sessions to server ``name`` are open now."""
+        return sum(conn.alive for conn in self._sessions[name].live)
+
     async def start(self) -> None:
         if self._state is _State.CLOSED:
             raise LifecycleError("this ToolPool is closed; create a new one")
@@ -65,7 +93,8 @@ class ToolPool:
 
     async def close(self) -> None:
         self._state = _State.CLOSED
-        self._live.clear()
+        for sessions in self._sessions.values():
+            sessions.live.clear()
         closing, self._every = self._every, set()
         await asyncio.gather(*(conn.close() for conn in closing))
 
@@ -88,35 +117,56 @@ class ToolPool:
             raise ConfigError(f"no MCP server named {name!r}; declared servers: {declared}")
         return ToolHandle(self, spec, dict(meta or {}))
 
-    async def _connection(self, spec: McpServerSpec) -> Connection:
-        """The live session to ``spec``'s server, opening one if there is none."""
-        self._check_open()
-        conn = self._live.get(spec.name)
-        if conn is not None and conn.alive:
-            return conn
-        opening = self._opening.get(spec.name)
-        if opening is None or opening.done():
-            opening = asyncio.create_task(self._open(spec), name=f"agentflux-mcp-open-{spec.name}")
-            opening.add_done_callback(_consume_outcome)
-            self._opening[spec.name] = opening
-        # Shielded: one caller giving up must not cancel the attempt the others wait for.
-        return await asyncio.shield(opening)
+    @asynccontextmanager
+    async def _session(self, spec: McpServerSpec) -> AsyncIterator[Connection]:
+        """A session to ``spec``'s server for one call, counted busy until the call is over."""
+        conn = await self._pick(spec)
+        conn.in_flight += 1
+        try:
+            yield conn
+        finally:
+            conn.in_flight -= 1
 
-    async def _open(self, spec: McpServerSpec) -> Connection:
+    async def _pick(self, spec: McpServerSpec) -> Connection:
+        self._check_open()
+        sessions = self._sessions[spec.name]
+        sessions.live = [c for c in sessions.live if c.alive]
+        sessions.opening = [t for t in sessions.opening if not t.done()]
+        least = min(sessions.live, key=lambda c: c.in_flight, default=None)
+        if least is not None and least.in_flight == 0:
+            return least
+        opening = None
+        backing_off = least is not None and asyncio.get_running_loop().time() < sessions.failed_at + _REOPEN_AFTER
+        if len(sessions.live) + len(sessions.opening) < spec.max_sessions and not backing_off:
+            opening = asyncio.create_task(self._open(spec, sessions), name=f"agentflux-mcp-open-{spec.name}")
+            opening.add_done_callback(_consume_outcome)
+            sessions.opening.append(opening)
+        if least is not None:
+            return least  # busy, but answering: better than waiting for a new session to start
+        # None open yet: wait for the attempt this call started, else the oldest one.
+        # Shielded: one caller giving up must not cancel an attempt others may wait for.
+        return await asyncio.shield(opening or sessions.opening[0])
+
+    async def _open(self, spec: McpServerSpec, sessions: _Sessions) -> Connection:
         from agentflux.mcp._connection import Connection
 
         self._check_open()
         self._every = {c for c in self._every if not c.finished}
         conn = Connection(spec)
         self._every.add(conn)
-        await conn.open()  # close() meanwhile stops it, and open() fails
+        try:
+            await conn.open()  # close() meanwhile stops it, and open() fails
+        except BaseException:
+            sessions.failed_at = asyncio.get_running_loop().time()
+            raise
         self._check_open()
-        self._live[spec.name] = conn
+        sessions.live.append(conn)
         return conn
 
     def _drop(self, conn: Connection) -> None:
-        if self._live.get(conn.spec.name) is conn:
-            del self._live[conn.spec.name]
+        sessions = self._sessions[conn.spec.name]
+        if conn in sessions.live:
+            sessions.live.remove(conn)
         conn.stop()
 
     def _check_open(self) -> None:

@@ -8,6 +8,7 @@ A server is declared in code with :class:`McpServerSpec`, or in a TOML file::
     cwd = "."                           # optional, relative to the TOML file
     timeout = 5.0                       # optional, seconds per call (default 10)
     connect_timeout = 30.0              # optional, seconds to open a session (default 30)
+    max_sessions = 4                    # optional, sessions (stdio: subprocesses) per process at most (default 4)
 
     [mcp.servers.scraper]
     url = "http://127.0.0.1:8931/mcp"   # streamable HTTP
@@ -31,7 +32,8 @@ from agentflux.contract.errors import ConfigError
 CONFIG_ENV_VAR = "AGENTFLUX_MCP_CONFIG"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 30.0
-_KEYS = frozenset({"command", "url", "env", "cwd", "timeout", "connect_timeout"})
+DEFAULT_MAX_SESSIONS = 4
+_KEYS = frozenset({"command", "url", "env", "cwd", "timeout", "connect_timeout", "max_sessions"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class McpServerSpec:
     (``PATH``, ``HOME``, ...) plus ``env``. ``timeout`` bounds every tool
     call; ``connect_timeout`` bounds opening a session (starting the
     subprocess, the MCP handshake), which a cold server may need first.
+    ``max_sessions`` is how many sessions a ``ToolPool`` may hold to the
+    server at once (for stdio, each is a subprocess of its own): calls that
+    keep overlapping get sessions of their own, up to that many, so a server
+    that handles one request at a time, or is one busy process, does not
+    make them wait for each other (see ``ToolPool``).
     """
 
     name: str
@@ -52,6 +59,7 @@ class McpServerSpec:
     cwd: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -81,6 +89,8 @@ class McpServerSpec:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"MCP server {self.name!r}: {key} must be a positive number of seconds")
             object.__setattr__(self, key, float(value))
+        if isinstance(self.max_sessions, bool) or not isinstance(self.max_sessions, int) or self.max_sessions < 1:
+            raise ConfigError(f"MCP server {self.name!r}: max_sessions must be a whole number of at least 1")
 
     @property
     def transport(self) -> str:
@@ -140,6 +150,7 @@ def _spec_from_table(name: str, table: Any, file: Path) -> McpServerSpec:
             cwd=cwd,
             timeout=table.get("timeout", DEFAULT_TIMEOUT),
             connect_timeout=table.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+            max_sessions=table.get("max_sessions", DEFAULT_MAX_SESSIONS),
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from exc

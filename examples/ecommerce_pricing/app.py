@@ -22,6 +22,13 @@ Run it all with ``agentflux run examples.ecommerce_pricing:app`` or one agent pe
 process with ``--agent NAME`` (``agentflux demo pricing`` does the latter).
 Exactly-once effects come from idempotency on the change id at every step that
 has a side effect; delivery itself is at least once.
+
+Each agent handles up to ``CONCURRENCY`` records at once (one product's in
+order), and the tool calls of one kind that overlap go to the MCP server as one
+call of its batch tool (``scrape_products``, ``get_inventories``,
+``set_prices``, ``notify_many``; see ``batching.py``): a stdio MCP call costs
+about 2 ms of CPU whatever it carries, which one call per record spends many
+times over in a burst.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import sys
 
 from agentflux import AgentApp, Context, Reject, Retry, RetryPolicy, ToolError, UnknownSkill
 from agentflux.mcp import McpServerSpec
+from examples.ecommerce_pricing.batching import Batcher
 from examples.ecommerce_pricing.collector import PriceTracker
 from examples.ecommerce_pricing.config import REPO, PricingConfig
 from examples.ecommerce_pricing.llm import LlmAdvisor, LlmSettings
@@ -49,7 +57,8 @@ from examples.ecommerce_pricing.rules import cents, decide, hold_if_unchanged
 COLLECTOR, ANALYSIS, ORDER_UPDATE, NOTIFY = "price-collector", "price-analysis", "order-update", "customer-notify"
 DELEGATE_TIMEOUT = 30.0
 UNKNOWN_SKILL_RETRY = 2.0
-SCRAPE_CONCURRENCY = 8
+CONCURRENCY = 128  # records each agent handles at once
+SCRAPE_BATCH = 50  # pages per scrape_products call; the scraper fetches 8 at a time
 
 
 def tool_servers(config: PricingConfig) -> list[McpServerSpec]:
@@ -81,19 +90,29 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         app.tool_server(spec)
     patient = RetryPolicy(max_attempts=8, initial_backoff=0.5, max_backoff=5.0)
     collector = app.agent(COLLECTOR, description="Publishes competitor price changes", publishes=[config.price_changed])
-    analysis = app.agent(  # a decision waits for its update-price task (or an LLM): allow many at once
+    # Many records at once per agent (different products; one product's stay in order): a decision waits for
+    # its update-price task (or an LLM), and the calls that overlap share batch tool calls.
+    analysis = app.agent(
         ANALYSIS,
         description="Decides how to answer competitor prices",
-        concurrency=64,
+        concurrency=CONCURRENCY,
         retry=patient,
         publishes=[config.price_decided],
     )
     order_update = app.agent(
-        ORDER_UPDATE, description="Applies price updates", publishes=[config.order_updated, config.price_adjustment]
+        ORDER_UPDATE,
+        description="Applies price updates",
+        concurrency=CONCURRENCY,
+        publishes=[config.order_updated, config.price_adjustment],
     )
-    notify = app.agent(NOTIFY, description="Alerts watching customers", publishes=[config.customer_alert])
+    notify = app.agent(
+        NOTIFY, description="Alerts watching customers", concurrency=CONCURRENCY, publishes=[config.customer_alert]
+    )
     tracker = PriceTracker()
-    scraping = asyncio.Semaphore(SCRAPE_CONCURRENCY)
+    # Calls of one tool that overlap go as one call of its batch tool (see batching.py).
+    stocks = Batcher("inventory-db", "get_inventories", "product_ids")
+    prices = Batcher("inventory-db", "set_prices", "changes")
+    notices = Batcher("notifier", "notify_many", "notifications")
 
     @collector.every(config.poll_seconds)
     async def collect(ctx: Context) -> None:
@@ -102,17 +121,24 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
             ctx.log.info("resumed with the last known price of %d competitor page(s)", pages)
         scraper = ctx.tools("scraper")
 
-        async def scrape(product_id: str) -> PriceChanged | None:
-            url = config.page_url(product_id)
-            async with scraping:
-                try:
-                    page = await scraper.call("scrape_product", url=url)
-                except ToolError as exc:
-                    ctx.log.warning("cannot read %s: %s", url, exc)
-                    return None
-            return tracker.observe(product_id, url, float(page["price"]), str(page.get("currency", "EUR")))
+        async def scrape(product_ids: list[str]) -> list[PriceChanged | None]:
+            urls = [config.page_url(p) for p in product_ids]
+            try:
+                pages = await scraper.call("scrape_products", urls=urls)
+            except ToolError as exc:
+                ctx.log.warning("cannot read %d page(s): %s", len(urls), exc)
+                return []
+            seen = []
+            for product_id, url, page in zip(product_ids, urls, pages, strict=True):
+                if "error" in page:
+                    ctx.log.warning("cannot read %s: %s", url, page["error"])
+                    continue
+                seen.append(tracker.observe(product_id, url, float(page["price"]), str(page.get("currency", "EUR"))))
+            return seen
 
-        changes = [c for c in await asyncio.gather(*(scrape(p) for p in config.catalog)) if c is not None]
+        products = list(config.catalog)
+        chunks = [products[n : n + SCRAPE_BATCH] for n in range(0, len(products), SCRAPE_BATCH)]
+        changes = [c for chunk in await asyncio.gather(*(scrape(c) for c in chunks)) for c in chunk if c is not None]
 
         async def publish(change: PriceChanged) -> None:
             await ctx.publish(config.price_changed, change, key=change.product_id, new_correlation=True)
@@ -126,7 +152,7 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         if product is None:
             raise Reject(f"product {event.product_id!r} is not in our catalog")
         inventory = ctx.tools("inventory-db")
-        stock = await inventory.call("get_inventory", product_id=event.product_id)
+        stock = await stocks.call(ctx, event.product_id)
         facts = facts_for(event, int(stock["available"]), product)
         decision = decide(facts)
         if advisor is not None:
@@ -164,9 +190,8 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
     async def update_price(task: PriceUpdate, ctx: Context) -> PriceUpdated:
         inventory = ctx.tools("inventory-db")
         try:
-            result = await inventory.call(
-                "set_price", product_id=task.product_id, price=task.price, change_id=task.change_id
-            )
+            change = {"product_id": task.product_id, "price": task.price, "change_id": task.change_id}
+            result = await prices.call(ctx, change)
             updated = PriceUpdated(
                 change_id=task.change_id,
                 product_id=task.product_id,
@@ -203,12 +228,12 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
     @notify.on(config.order_updated)
     async def alert_watchers(update: OrderUpdated, ctx: Context) -> None:
         customers = watchers_to_alert(config.catalog.get(update.product_id), update.previous_price, update.price)
-        notifier = ctx.tools("notifier")
         message = alert_message(update.product_id, update.previous_price, update.price)
 
         async def alert(customer: str) -> None:
             key = alert_key(update.change_id, customer)
-            sent = await notifier.call("notify", customer_id=customer, message=message, idempotency_key=key)
+            notice = {"customer_id": customer, "message": message, "idempotency_key": key}
+            sent = await notices.call(ctx, notice)
             alert = CustomerAlert(
                 notification_id=sent["notification_id"],
                 customer_id=customer,

@@ -40,7 +40,7 @@ from examples.ecommerce_pricing.app import ANALYSIS, COLLECTOR, NOTIFY, ORDER_UP
 from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.feed import FixtureSite, ScriptedChange, scripted_changes, set_price
 from examples.ecommerce_pricing.observer import FlowObserver
-from examples.ecommerce_pricing.report import Kill, complete, summarize
+from examples.ecommerce_pricing.report import Kill, Startup, complete, summarize
 
 APP_REF = "examples.ecommerce_pricing:app"
 ANALYSIS_INSTANCE = "price-analysis-1"
@@ -53,7 +53,7 @@ class DemoOptions:
     kill_analysis: bool = False
     restart_after: float = 5.0
     interval: float = 0.75
-    poll_seconds: float = 0.5
+    poll_seconds: float = 0.25
     seed: int = 7
     data_dir: Path | None = None
     #: Suffix of this run's topics, groups and skill. None gives each run a fresh one: a broker keeps its
@@ -95,10 +95,12 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
             await observer.start()
             await letters.start()
             with AgentProcesses(bootstrap, console, env=config.env()) as agents:
+                startup = Startup(agents_started=time.time())
                 for name in (ANALYSIS, ORDER_UPDATE, NOTIFY, COLLECTOR):
                     start_agent(agents, name)
                 groups = [app.agents[ANALYSIS].group_id, app.agents[NOTIFY].group_id]
                 await wait_for_groups(bootstrap, [*groups, app.agents[ORDER_UPDATE].task_group_id], console)
+                startup.groups_ready = time.time()
                 await warm_up(observer, config, console)
                 kill, interrupted = await feed(agents, observer, site.url, options, console)
                 handled = await finish(observer, config, console, interrupted)
@@ -107,8 +109,9 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
             await observer.close()
             await transport.close()
     return summarize(
-        observer, config, data, kill, handled, started, interrupted=interrupted, dead_letters=len(letters.letters)
-    )
+        observer, config, data, kill, handled, started,
+        interrupted=interrupted, dead_letters=len(letters.letters), startup=startup,
+    )  # fmt: skip
 
 
 async def warm_up(observer: FlowObserver, config: PricingConfig, console: Console) -> None:
@@ -164,6 +167,7 @@ async def post(
     last = posted.get(change.product_id)
     if last is not None:
         await observer.wait_for(lambda: observer.latest_price(change.product_id) == last, 15)
+    observer.site_changed(change.product_id, change.price, int(time.time() * 1000))
     await set_price(client, site_url, change)
     posted[change.product_id] = change.price
 

@@ -4,7 +4,9 @@
 starts (a group-less tail: it commits nothing and disturbs no agent), keeps a
 ``ChangeTrace`` per price change of this run's competitor site, with the broker
 timestamp of each hop (change published, decided, price updated, first
-customer told), and prints one readable line per step. Every step of a change
+customer told), and prints one readable line per step. A driver that changes
+the site's prices itself says when (``site_changed``), so a change's trace
+starts there: that first hop is the collector's polling. Every step of a change
 carries the change's correlation id, which is how the lines are joined; a step
 read before its change (the topics are read in parallel) waits until the
 change arrives.
@@ -29,13 +31,16 @@ from examples.ecommerce_pricing.models import CustomerAlert, OrderUpdated, Price
 class ChangeTrace:
     """One price change and what the agents did about it (record timestamps in ms, the first of each step).
 
-    ``updated_ms`` is when order-update announced the new price on ``ecommerce.order-updated.v1``
-    (the end of its ``update-price`` task, and what customer-notify reacts to).
+    ``site_changed_ms`` is when the driver changed the competitor's page (wall clock; None for a change
+    the collector found without being told, like a first sighting). ``updated_ms`` is when order-update
+    announced the new price on ``ecommerce.order-updated.v1`` (the end of its ``update-price`` task, and
+    what customer-notify reacts to).
     """
 
     event: PriceChanged
     correlation_id: str
     published_ms: int
+    site_changed_ms: int | None = None
     decision: PriceDecided | None = None
     decided_ms: int | None = None
     adjustment: PriceAdjustment | None = None
@@ -53,6 +58,7 @@ class FlowObserver(TopicObserver):
         self.repeats = 0  # decisions, adjustments and alerts seen again (redeliveries absorbed downstream)
         self._by_correlation: dict[str, ChangeTrace] = {}
         self._latest: dict[str, float] = {}
+        self._site_changes: dict[tuple[str, float], int] = {}
         self._waiting: dict[str, list[tuple[Record, BaseModel]]] = {}
         self._models: dict[str, type[BaseModel]] = {
             config.price_changed: PriceChanged,
@@ -70,6 +76,10 @@ class FlowObserver(TopicObserver):
         """The newest competitor price of ``product_id`` the collector reported in this run."""
         return self._latest.get(product_id)
 
+    def site_changed(self, product_id: str, price: float, at_ms: int) -> None:
+        """The competitor shows ``price`` for ``product_id`` from ``at_ms`` on (its change starts then)."""
+        self._site_changes[(product_id, price)] = at_ms
+
     def events(self) -> list[PriceChanged]:
         return [t.event for t in self.changes.values()]
 
@@ -81,7 +91,8 @@ class FlowObserver(TopicObserver):
         if isinstance(payload, PriceChanged):
             if not payload.url.startswith(self.config.site_url) or payload.change_id in self.changes:
                 return
-            new = ChangeTrace(payload, cid, record.timestamp_ms)
+            site_changed = self._site_changes.pop((payload.product_id, payload.new_price), None)
+            new = ChangeTrace(payload, cid, record.timestamp_ms, site_changed)
             self.changes[payload.change_id] = self._by_correlation[cid] = new
             self._latest[payload.product_id] = payload.new_price
             self._show_change(new)

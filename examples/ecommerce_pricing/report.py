@@ -6,12 +6,14 @@ notifier outbox (one row per idempotency key, UNIQUE). ``summarize`` compares
 both with ``outcomes.predict`` over the price changes the run observed.
 
 The summary names topics by their contract names (``ecommerce.price-changed.v1``),
-without the run's namespace, and gives the latency of each hop of a change:
-published -> decided (``ecommerce.price-decided.v1``) -> price updated
-(``ecommerce.order-updated.v1``) -> first customer told
-(``notification.customer-alert.v1``), p50 and p95 of the broker timestamps over
-the scripted changes (the first sightings, which start the MCP servers, are
-warm-up and left out).
+without the run's namespace, and gives the latency of each hop of a change, one
+agent each: the competitor's page changed -> the collector published the change
+(its polling) -> price-analysis decided (``ecommerce.price-decided.v1``) ->
+order-update changed the price (``ecommerce.order-updated.v1``) ->
+customer-notify told the first customer (``notification.customer-alert.v1``),
+p50, p95 and p99 of the broker timestamps over the scripted changes. The first
+sightings are start-up and have figures of their own: they wait for the agents'
+MCP servers to start, each agent starting its own on its first call.
 """
 
 from __future__ import annotations
@@ -68,20 +70,38 @@ def complete(observer: FlowObserver, config: PricingConfig) -> bool:
 
 
 HOPS = (  # the summary's latency rows: (label, from, to) of a ChangeTrace's timestamps
-    ("change -> decided", "published_ms", "decided_ms"),
-    ("decided -> price updated", "decided_ms", "updated_ms"),
-    ("price updated -> notified", "updated_ms", "first_alert_ms"),
-    ("change -> notified (all)", "published_ms", "first_alert_ms"),
+    ("collector: page changed -> change published", "site_changed_ms", "published_ms"),
+    ("price-analysis: change -> decided", "published_ms", "decided_ms"),
+    ("order-update: decided -> price updated", "decided_ms", "updated_ms"),
+    ("customer-notify: price updated -> told", "updated_ms", "first_alert_ms"),
+    ("change -> first customer told", "published_ms", "first_alert_ms"),
+)
+START_HOPS = (  # the first sightings' rows: each agent starts its MCP servers then
+    ("start-up: first sightings, change -> decided", "published_ms", "decided_ms"),
+    ("start-up: first sightings, change -> told", "published_ms", "first_alert_ms"),
 )
 
 
-def hop_latencies(traces: list[ChangeTrace]) -> dict[str, Latency]:
-    """p50 / p95 (ms) of each of ``HOPS`` over the scripted changes; a hop counts the changes that made it."""
-    spans: dict[str, list[float]] = {hop: [] for hop, _, _ in HOPS}
+@dataclass
+class Startup:
+    """When the agents were started and when their consumer groups had their partitions (wall clock, s)."""
+
+    agents_started: float
+    groups_ready: float | None = None
+
+
+def hop_latencies(traces: list[ChangeTrace], *, first_sightings: bool = False) -> dict[str, Latency]:
+    """p50 / p95 / p99 (ms) of each hop over the scripted changes (or the first sightings, ``START_HOPS``).
+
+    A hop counts the changes that made it: a hold is never updated, a change the collector
+    found without being told of it has no page-changed time.
+    """
+    hops = START_HOPS if first_sightings else HOPS
+    spans: dict[str, list[float]] = {hop: [] for hop, _, _ in hops}
     for t in traces:
-        if t.event.previous_price is None:  # a first sighting: warm-up
+        if (t.event.previous_price is None) != first_sightings:
             continue
-        for hop, start, end in HOPS:
+        for hop, start, end in hops:
             began, ended = getattr(t, start), getattr(t, end)
             if began is not None and ended is not None:
                 spans[hop].append(float(ended - began))
@@ -98,6 +118,7 @@ def summarize(
     *,
     interrupted: bool = False,
     dead_letters: int = 0,
+    startup: Startup | None = None,
 ) -> dict[str, object]:
     """The figures of a run, with ``as the rules predict`` saying whether the final state is right.
 
@@ -131,6 +152,9 @@ def summarize(
         "repeats absorbed by idempotency": observer.repeats,
         **hop_latencies(traces),
     }
+    if startup is not None and startup.groups_ready is not None:
+        figures["start-up: agents started -> groups have partitions, s"] = startup.groups_ready - startup.agents_started
+    figures.update(hop_latencies(traces, first_sightings=True))
     if first_decision is not None:
         figures["first decision after s"] = first_decision / 1000 - started
     if kill is not None:

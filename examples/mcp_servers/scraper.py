@@ -3,7 +3,9 @@
 Tool ``scrape_product(url)`` fetches an http(s) page and reads the product id
 from a ``data-product-id`` attribute and the price from
 ``<span class="price" data-currency="EUR">19.99</span>``. Pages without a price
-element fail with "no price element on <url>".
+element fail with "no price element on <url>". ``scrape_products(urls)`` reads
+several pages at once (``FETCH_CONCURRENCY`` at a time) in one call, with one
+answer per URL. The server keeps one HTTP client, and its connections, for all calls.
 
 Run: ``python -m examples.mcp_servers.scraper`` (stdio) or ``... --http PORT``.
 Pair it with ``python -m examples.mcp_servers.fixture_site`` for local pages.
@@ -11,9 +13,10 @@ Pair it with ``python -m examples.mcp_servers.fixture_site`` for local pages.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from examples.mcp_servers import serve, transport_parser
 
 FETCH_TIMEOUT = 5.0
+FETCH_CONCURRENCY = 8
 
 mcp = MCPServer("scraper", instructions="Reads competitor product pages.", log_level="WARNING")
 
@@ -89,12 +93,45 @@ def parse_product(html: str, url: str) -> ScrapedProduct:
 @mcp.tool()
 async def scrape_product(url: str) -> ScrapedProduct:
     """Fetch a product page and return its product id, price, currency, URL and fetch time."""
+    return await _scrape(url)
+
+
+@mcp.tool()
+async def scrape_products(urls: list[str]) -> list[dict[str, Any]]:
+    """``scrape_product`` for several pages, fetched concurrently: one answer per URL, in order.
+
+    A page that cannot be read answers ``{"error": ...}`` with the reason ``scrape_product`` would give.
+    """
+    fetching = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def one(url: str) -> dict[str, Any]:
+        async with fetching:
+            try:
+                return dict(await _scrape(url))
+            except ToolError as exc:
+                return {"error": str(exc)}
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    """The server's HTTP client (one per event loop), whose connections later fetches reuse."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = httpx.AsyncClient(timeout=FETCH_TIMEOUT, trust_env=False, follow_redirects=True)
+    return client
+
+
+async def _scrape(url: str) -> ScrapedProduct:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ToolError(f"only http(s) URLs can be scraped, not {url!r}")
     try:
-        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, trust_env=False, follow_redirects=True) as client:
-            response = await client.get(url)
+        response = await _client().get(url)
     except httpx.HTTPError as exc:
         raise ToolError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
     if response.status_code != 200:

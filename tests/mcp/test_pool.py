@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import logging
 import os
 import signal
@@ -30,12 +32,13 @@ META = {
 }
 
 
-def stdio(timeout: float = 5.0) -> McpServerSpec:
-    return McpServerSpec("kit", command=[PYTHON, str(TESTKIT)], cwd=str(REPO), timeout=timeout)
+def stdio(timeout: float = 5.0, max_sessions: int = 4) -> McpServerSpec:
+    command = [PYTHON, str(TESTKIT)]
+    return McpServerSpec("kit", command=command, cwd=str(REPO), timeout=timeout, max_sessions=max_sessions)
 
 
-def http(server: Any, timeout: float = 5.0) -> McpServerSpec:
-    return McpServerSpec("kit", url=server.url, timeout=timeout)
+def http(server: Any, timeout: float = 5.0, max_sessions: int = 4) -> McpServerSpec:
+    return McpServerSpec("kit", url=server.url, timeout=timeout, max_sessions=max_sessions)
 
 
 @pytest.fixture(params=["stdio", "http"])
@@ -76,11 +79,60 @@ async def test_calls_results_meta_and_logs(kit: McpServerSpec, caplog: pytest.Lo
 
 @pytest.mark.timeout(60)
 @pytest.mark.asyncio
-async def test_session_is_reused_and_shared_by_concurrent_calls(kit: McpServerSpec) -> None:
-    async with ToolPool([kit]) as pool:
+async def test_sessions_are_reused_and_shared_once_there_are_max_sessions(kit: McpServerSpec) -> None:
+    async with ToolPool([dataclasses.replace(kit, max_sessions=2)]) as pool:
         pids = await asyncio.gather(*(pool.handle("kit").call("pid") for _ in range(8)))
-        assert len(set(pids)) == 1
-        assert await pool.handle("kit", META).call("pid") == pids[0]
+        assert len(set(pids)) <= 2 and pool.session_count("kit") <= 2  # stdio: a process per session
+        for _ in range(3):
+            assert await pool.handle("kit", META).call("pid") in pids  # one call at a time: an idle session
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.asyncio
+async def test_overlapping_calls_to_one_server_get_sessions_of_their_own_and_run_at_once() -> None:
+    # `block` holds its server process, so calls on one session (one process) run one after the other.
+    async with ToolPool([stdio(max_sessions=4)]) as pool:
+        spans = await asyncio.gather(*(pool.handle("kit").call("block", seconds=0.5) for _ in range(4)))
+        assert len({s["pid"] for s in spans}) == 4 and pool.session_count("kit") == 4
+        assert max(s["started"] for s in spans) < min(s["ended"] for s in spans)  # all four at once
+        again = await asyncio.gather(*(pool.handle("kit").call("block", seconds=0.3) for _ in range(4)))
+        assert {s["pid"] for s in again} == {s["pid"] for s in spans}  # the same four sessions, reused
+        assert max(s["started"] for s in again) < min(s["ended"] for s in again)
+        more = await asyncio.gather(*(pool.handle("kit").call("pid") for _ in range(12)))
+        assert set(more) <= {s["pid"] for s in spans} and pool.session_count("kit") == 4  # never more than 4
+    async with ToolPool([stdio(max_sessions=1)]) as pool:
+        spans = await asyncio.gather(*(pool.handle("kit").call("block", seconds=0.2) for _ in range(3)))
+        assert len({s["pid"] for s in spans}) == 1
+        ordered = sorted(spans, key=lambda s: s["started"])
+        assert all(a["ended"] <= b["started"] for a, b in itertools.pairwise(ordered))  # one at a time
+
+
+ONCE = """
+import os, runpy, sys
+marker, server = sys.argv[1], sys.argv[2]
+starts = int(open(marker).read()) if os.path.exists(marker) else 0
+open(marker, "w").write(str(starts + 1))
+if starts:
+    sys.exit(3)  # only the first start of this server works
+sys.argv = [server]
+runpy.run_path(server, run_name="__main__")
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.asyncio
+async def test_an_extra_session_that_cannot_open_leaves_calls_on_the_open_one(tmp_path: Path) -> None:
+    script, marker = tmp_path / "once.py", tmp_path / "starts"
+    script.write_text(ONCE)
+    spec = McpServerSpec("kit", command=[PYTHON, str(script), str(marker), str(TESTKIT)], cwd=str(REPO), max_sessions=3)
+    async with ToolPool([spec]) as pool:
+        first = await pool.handle("kit").call("pid")
+        spans = await asyncio.gather(*(pool.handle("kit").call("block", seconds=0.3) for _ in range(3)))
+        assert {s["pid"] for s in spans} == {first}  # the two extra sessions failed to start: all on the first
+        starts = int(marker.read_text())
+        assert starts == 3
+        await asyncio.gather(*(pool.handle("kit").call("block", seconds=0.1) for _ in range(3)))
+        assert int(marker.read_text()) == starts and pool.session_count("kit") == 1  # no new attempt for a while
 
 
 @pytest.mark.timeout(60)
@@ -187,7 +239,7 @@ async def test_server_that_never_answers_the_handshake_is_transient() -> None:
     async with ToolPool([mute]) as pool:
         started = time.monotonic()
         results = await asyncio.gather(*(pool.handle("mute").call("x") for _ in range(3)), return_exceptions=True)
-        assert time.monotonic() - started < 2  # the waiting calls share one attempt
+        assert time.monotonic() - started < 2  # every attempt gives up after connect_timeout
         assert all(isinstance(r, ToolError) and r.transient for r in results)
         assert "no session within 0.5s" in str(results[0])
 

@@ -17,6 +17,7 @@ env = { INVENTORY_DB = "inv.sqlite" }
 cwd = "work"
 timeout = 3
 connect_timeout = 20
+max_sessions = 2
 
 [mcp.servers.scraper]
 url = "http://127.0.0.1:8931/mcp"
@@ -26,7 +27,7 @@ url = "http://127.0.0.1:8931/mcp"
 def test_spec_in_code() -> None:
     stdio = McpServerSpec("inv", command=["python", "-m", "x"], env={"A": "1"})
     assert stdio.command == ("python", "-m", "x")
-    assert (stdio.transport, stdio.timeout, stdio.connect_timeout) == ("stdio", 10.0, 30.0)
+    assert (stdio.transport, stdio.timeout, stdio.connect_timeout, stdio.max_sessions) == ("stdio", 10.0, 30.0, 4)
     http = McpServerSpec("web", url="https://tools.example/mcp", timeout=2)
     assert (http.transport, http.timeout) == ("http", 2.0)
     assert McpServerSpec("inv", command=["python"]) == McpServerSpec("inv", command=("python",))
@@ -46,6 +47,9 @@ def test_spec_in_code() -> None:
         ({"command": ["x"], "timeout": 0}, "positive"),
         ({"command": ["x"], "timeout": True}, "positive"),
         ({"command": ["x"], "connect_timeout": -1}, "connect_timeout must be a positive"),
+        ({"command": ["x"], "max_sessions": 0}, "max_sessions must be a whole number"),
+        ({"command": ["x"], "max_sessions": 2.5}, "max_sessions must be a whole number"),
+        ({"command": ["x"], "max_sessions": True}, "max_sessions must be a whole number"),
     ],
 )
 def test_invalid_specs(kwargs: dict[str, Any], message: str) -> None:
@@ -66,8 +70,10 @@ def test_load_from_toml(tmp_path: Path) -> None:
         cwd=str(tmp_path / "work"),
         timeout=3.0,
         connect_timeout=20.0,
+        max_sessions=2,
     )
     assert scraper == McpServerSpec("scraper", url="http://127.0.0.1:8931/mcp")
+    assert scraper.max_sessions == 4
     assert specs_from_env({CONFIG_ENV_VAR: str(path)}) == [inventory, scraper]
     assert specs_from_env({}) == []
 

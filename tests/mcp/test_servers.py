@@ -78,6 +78,11 @@ async def test_scraper(example: ServerFactory, fixture_site: str) -> None:
                 await scraper.call("scrape_product", url=bad_url)
             assert not failed.value.transient
 
+        pages = await scraper.call("scrape_products", urls=[url, broken, f"{fixture_site}/products/{product_id}"])
+        assert [p.get("price") for p in pages] == [84.95, None, 9.49]  # one answer per URL, in order
+        assert pages[1] == {"error": f"no price element on {broken}"}
+        assert await scraper.call("scrape_products", urls=[]) == []
+
 
 @pytest.mark.timeout(60)
 @pytest.mark.asyncio
@@ -113,9 +118,26 @@ async def test_inventory_db(example: ServerFactory, tmp_path: Path) -> None:
         assert not short.value.transient
         assert (await inventory.call("get_inventory", product_id="SKU-1003"))["reserved"] == 5
 
+        stocks = await inventory.call("get_inventories", product_ids=["SKU-1001", "SKU-NOPE", "SKU-1003"])
+        assert [s.get("price") for s in stocks] == [89.9, None, 22.5]
+        assert stocks[1] == {"error": "unknown product 'SKU-NOPE'"}
+        changes = [
+            {"product_id": "SKU-1001", "price": 80.0, "change_id": "chg-2"},
+            {"product_id": "SKU-1003", "price": 9.99, "change_id": "chg-1"},  # chg-1 was applied at 22.50
+            {"product_id": "SKU-1002", "price": 13.0, "change_id": "chg-3"},
+            {"product_id": "SKU-1001", "price": 80.0, "change_id": "chg-2"},  # a repeat within the batch
+        ]
+        answers = await inventory.call("set_prices", changes=changes)
+        assert [a.get("applied") for a in answers] == [True, None, True, False]
+        assert "already applied" in answers[1]["error"]  # that change alone failed; the others stand
+        assert (answers[0]["previous_price"], answers[3]["previous_price"]) == (89.9, 89.9)
+        stocks = await inventory.call("get_inventories", product_ids=["SKU-1001", "SKU-1002", "SKU-1003"])
+        assert [s["price"] for s in stocks] == [80.0, 13.0, 22.5]
+
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM price_changes").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM price_changes").fetchone()[0] == 3
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 @pytest.mark.timeout(60)
@@ -133,5 +155,14 @@ async def test_notifier(example: ServerFactory, tmp_path: Path) -> None:
         assert [n["idempotency_key"] for n in outbox] == ["k-2", "k-1"]
         assert len(await notifier.call("list_notifications", limit=1)) == 1
 
+        batch = [
+            {"customer_id": "c-9", "message": "Price drop!", "idempotency_key": "k-3"},
+            {"customer_id": "c-7", "message": "Price drop!", "idempotency_key": "k-1"},  # sent before
+            {"customer_id": "", "message": "Price drop!", "idempotency_key": "k-4"},
+        ]
+        answers = await notifier.call("notify_many", notifications=batch)
+        assert [a.get("duplicate") for a in answers] == [False, True, None]
+        assert answers[1]["notification_id"] == sent["notification_id"] and "non-empty" in answers[2]["error"]
+
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 2
+        assert conn.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 3

@@ -56,6 +56,29 @@ class FakeShop:
     def list_price_changes(self, product_id: str) -> list[dict[str, Any]]:
         return list(self.changes.values())
 
+    # The batch tools: one answer per item, {"error": ...} for an item refused, as the real servers answer.
+    def scrape_products(self, urls: list[str]) -> list[dict[str, Any]]:
+        return self._each(self.scrape_product, [{"url": u} for u in urls])
+
+    def get_inventories(self, product_ids: list[str]) -> list[dict[str, Any]]:
+        return self._each(self.get_inventory, [{"product_id": p} for p in product_ids])
+
+    def set_prices(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._each(self.set_price, changes)
+
+    def notify_many(self, notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._each(self.notify, notifications)
+
+    @staticmethod
+    def _each(tool: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        answers = []
+        for arguments in items:
+            try:
+                answers.append(tool(**arguments))
+            except ToolError as exc:
+                answers.append({"error": exc.cause})
+        return answers
+
     def notify(self, customer_id: str, message: str, idempotency_key: str) -> dict[str, Any]:
         if idempotency_key in self.outbox:
             return {"notification_id": self.outbox[idempotency_key]["id"], "duplicate": True}
@@ -119,7 +142,7 @@ async def test_a_redelivered_change_is_applied_and_announced_once() -> None:
         for _ in range(3):  # a redelivery, or a second collector that saw the same change
             await t.publish(config.price_changed, event, key=event.product_id)
         await t.drain()
-    assert shop.calls.count("inventory-db.set_price") == 1  # repeats were answered from the task store
+    assert shop.calls.count("inventory-db.set_prices") == 1  # repeats were answered from the task store
     assert shop.prices["SKU-1001"] == 78.21 and len(shop.changes) == 1
     assert len(shop.outbox) == 3  # SKU-1001 has three watchers
     assert len(t.published(config.customer_alert)) == 3
@@ -143,7 +166,7 @@ async def test_a_change_that_would_keep_our_price_is_a_hold_and_not_delegated() 
         (decided,) = t.published(config.price_decided, PriceDecided)
         assert (decided.action, decided.price) == ("hold", None) and decided.reason.endswith(UNCHANGED)
         assert "floor price 72.00" in decided.reason
-        assert "inventory-db.set_price" not in shop.calls  # no update-price task for a no-op
+        assert "inventory-db.set_prices" not in shop.calls  # no update-price task for a no-op
         assert not t.published(config.price_adjustment) and not t.published(config.order_updated)
         assert shop.prices["SKU-1001"] == 72.0 and not shop.outbox and not t.dead_letters()
 

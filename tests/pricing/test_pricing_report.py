@@ -14,7 +14,7 @@ from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.models import CustomerAlert, OrderUpdated, PriceAdjustment, PriceChanged, PriceDecided
 from examples.ecommerce_pricing.observer import FlowObserver
 from examples.ecommerce_pricing.outcomes import alert_key, facts_for
-from examples.ecommerce_pricing.report import HOPS, summarize
+from examples.ecommerce_pricing.report import HOPS, START_HOPS, summarize
 from examples.ecommerce_pricing.rules import UNCHANGED, decide, hold_if_unchanged
 from examples.mcp_servers.inventory_db import init_db
 from examples.mcp_servers.notifier import SCHEMA as OUTBOX_SCHEMA
@@ -61,6 +61,7 @@ def test_the_summary_counts_real_adjustments_names_contract_topics_and_times_eac
     flow = Flow(observer)
     # Change 1: 70.00 is below SKU-1001's floor, so our 89.90 goes to 72.00 and the three watchers are told.
     first = change("c-1", 84.95, 70.0)
+    observer.site_changed("SKU-1001", 70.0, 800)  # the competitor's page changed; the collector saw it 200 ms later
     flow.record(config.price_changed, first, "k1", 1_000)
     flow.record(config.price_decided, decided(first, 89.9, config), "k1", 1_010)
     flow.record(config.order_updated, OrderUpdated(change_id="c-1", product_id="SKU-1001", previous_price=89.9,
@@ -73,6 +74,7 @@ def test_the_summary_counts_real_adjustments_names_contract_topics_and_times_eac
         flow.record(config.customer_alert, alert, "k1", 1_100 + n)
     # Change 2: another cut below the floor; our price is 72.00 already, so nothing changes.
     second = change("c-2", 70.0, 65.0)
+    observer.site_changed("SKU-1001", 65.0, 1_900)
     flow.record(config.price_changed, second, "k2", 2_000)
     flow.record(config.price_decided, decided(second, 72.0, config), "k2", 2_020)
 
@@ -97,10 +99,14 @@ def test_the_summary_counts_real_adjustments_names_contract_topics_and_times_eac
     assert not [name for name in figures if config.namespace in name]  # contract names, no run namespace
     assert figures[DEAD_LETTERS] == 0
     latencies = {name: value for name, value in figures.items() if isinstance(value, Latency)}
-    assert list(latencies) == [f"latency ms: {hop}" for hop, _, _ in HOPS]
-    assert all(math.isfinite(v.p50) and math.isfinite(v.p95) and v.count for v in latencies.values())
-    assert [(v.p50, v.count) for v in latencies.values()] == [(20.0, 2), (30.0, 1), (60.0, 1), (100.0, 1)]
-    assert str(latencies["latency ms: change -> decided"]) == "p50 20 / p95 20 (n=2)"
+    hops = [f"latency ms: {hop}" for hop, _, _ in HOPS]
+    assert list(latencies) == [*hops, *(f"latency ms: {hop}" for hop, _, _ in START_HOPS)]
+    per_hop = [latencies[hop] for hop in hops]  # collector, analysis, order-update, notify, end to end
+    assert all(math.isfinite(v.p50) and math.isfinite(v.p99) and v.count for v in per_hop)
+    assert [(v.p50, v.count) for v in per_hop] == [(200.0, 2), (20.0, 2), (30.0, 1), (60.0, 1), (100.0, 1)]
+    assert [v.p99 for v in per_hop] == [200.0, 20.0, 30.0, 60.0, 100.0]
+    assert str(latencies["latency ms: price-analysis: change -> decided"]) == "p50 20 / p95 20 / p99 20 (n=2)"
+    assert all(latencies[f"latency ms: {hop}"].count == 0 for hop, _, _ in START_HOPS)  # no first sighting here
     assert decided(second, 72.0, config).reason.endswith(UNCHANGED)
 
 

@@ -1,4 +1,4 @@
-"""A test-only MCP server: echoes request ``_meta``, sleeps, fails and crashes on demand.
+"""A test-only MCP server: echoes request ``_meta``, sleeps, blocks, fails and crashes on demand.
 
 Run: ``python tests/mcp/servers/testkit.py`` (stdio) or ``... --http PORT``.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import time
 from typing import Any
 
 from mcp.server import MCPServer
@@ -41,6 +42,17 @@ async def sleep(seconds: float) -> str:
     """Answer after ``seconds``."""
     await asyncio.sleep(seconds)
     return "awake"
+
+
+@mcp.tool()
+async def block(seconds: float) -> dict[str, float]:
+    """Hold the server's event loop for ``seconds``: no other request of this process runs meanwhile.
+
+    Answers with the process id and when the wait started and ended (``time.time()``).
+    """
+    started = time.time()
+    time.sleep(seconds)  # on purpose: one process serves one request at a time while it blocks
+    return {"pid": os.getpid(), "started": started, "ended": time.time()}
 
 
 @mcp.tool()
