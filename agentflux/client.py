@@ -11,7 +11,6 @@ its reply partitions, exactly as ``ctx.delegate`` does inside a handler.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Mapping
 from enum import Enum
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import LifecycleError
 from agentflux.contract.topics import task_requests_topic, validate_skill_id
+from agentflux.contract.tracecontext import random_uuid
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, gather
 from agentflux.transport.base import Transport
@@ -85,7 +85,7 @@ class AgentClient:
         if self._state is not _State.STARTED:
             raise LifecycleError(f"AgentClient.delegate() while {self._state.value}: use `async with AgentClient(...)`")
         validate_skill_id(skill)
-        task_id = task_id or str(uuid.uuid4())
+        task_id = task_id or random_uuid()
         envelope = Envelope.new(
             source=self.name, type=task_requests_topic(skill), correlation_id=correlation_id, task_id=task_id
         )
