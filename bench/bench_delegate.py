@@ -46,7 +46,7 @@ from pathlib import Path
 import raw_echo
 from common import add_run_options, broker, console, create_topic, parse_loads, pct, verdict
 from pydantic import BaseModel
-from report import Figure, figure, write_figures
+from report import Figure, figure, p50_p99, write_figures
 
 from agentflux import AgentClient, TopicSpec
 from agentflux.contract.envelope import Envelope
@@ -151,11 +151,7 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
         f"({verdict(p50 <= 3)} <= 3 ms)  p99 {p99:.2f} ms ({verdict(p99 <= 15)} <= 15 ms)"
     )
     load = f"{len(samples):,} tasks at {rate:,}/s after 1 s unmeasured, 1 worker process"
-    name = f"delegate round trip at {rate:,} tasks/s"
-    return [
-        figure(f"{name}, p50", p50, "ms", target="≤ 3 ms", met=p50 <= 3, load=load),
-        figure(f"{name}, p99", p99, "ms", target="≤ 15 ms", met=p99 <= 15, load=load),
-    ]
+    return p50_p99(f"delegate round trip at {rate:,} tasks/s", p50, p99, bounds=(3, 15), load=load)
 
 
 async def throughput(bootstrap: str, tasks: int, window: int) -> Figure:

@@ -24,7 +24,7 @@ import uuid
 from common import add_run_options, broker, console, create_topic, fill, kafka_client, parse_loads, pct, verdict
 from confluent_kafka import Consumer
 from pydantic import BaseModel
-from report import Figure, figure, write_figures
+from report import Figure, figure, p50_p99, write_figures
 
 from agentflux import AgentApp, AppRunner, Context
 from agentflux.contract.envelope import Envelope
@@ -158,11 +158,7 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
         f"p99 {p99:.2f} ms ({verdict(p99 <= 10)} <= 10 ms)  (n={len(lat)})"
     )
     load = f"{len(lat):,} records at {rate:,}/s for {seconds:g} s, 6 partitions"
-    name = f"publish → handler latency at {rate:,} rec/s"
-    return [
-        figure(f"{name}, p50", p50, "ms", target="≤ 2 ms", met=p50 <= 2, load=load),
-        figure(f"{name}, p99", p99, "ms", target="≤ 10 ms", met=p99 <= 10, load=load),
-    ]
+    return p50_p99(f"publish → handler latency at {rate:,} rec/s", p50, p99, bounds=(2, 10), load=load)
 
 
 async def slow_handlers(bootstrap: str) -> None:

@@ -43,6 +43,14 @@ def figure(
     return out | ({"load": load} if load else {})
 
 
+def p50_p99(name: str, p50: float, p99: float, *, bounds: tuple[float, float], load: str) -> list[Figure]:
+    """A latency's p50 and p99 in milliseconds, against the bounds ``(p50, p99)`` in milliseconds."""
+    return [
+        figure(f"{name}, p{p}", value, "ms", target=f"≤ {bound:g} ms", met=value <= bound, load=load)
+        for p, value, bound in ((50, p50, bounds[0]), (99, p99, bounds[1]))
+    ]
+
+
 def write_figures(path: str | None, figures: list[Figure]) -> None:
     """Write ``figures`` as a JSON list to ``path`` (``--json``); nothing when no path was given."""
     if path:

@@ -94,3 +94,10 @@ def test_replacing_the_section_is_idempotent_and_leaves_the_rest() -> None:
 
 def test_a_document_without_headings_gets_the_section_at_the_end() -> None:
     assert report.replace_section("Just text.\n", "S") == f"Just text.\n\n{report.BEGIN}\nS\n{report.END}\n"
+
+
+def test_p50_p99_gives_two_latency_figures_each_against_its_own_bound() -> None:
+    p50, p99 = report.p50_p99("round trip", 2.5, 12.0, bounds=(3, 10), load="500/s")
+    assert (p50["figure"], p50["target"], p50["met"]) == ("round trip, p50", "≤ 3 ms", True)
+    assert (p99["figure"], p99["target"], p99["met"]) == ("round trip, p99", "≤ 10 ms", False)
+    assert p50["unit"] == p99["unit"] == "ms" and p99["load"] == "500/s"
