@@ -109,19 +109,30 @@ def agent_processes() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         yield start
 
 
-async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
-    """The dead letters on the real broker whose source is ``source_topic``."""
-    from agentflux.contract.topics import DEAD_LETTER_TOPIC
-    from agentflux.ops.deadletters import DeadLetter
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` on the real broker, partition by partition, in offset order."""
     from agentflux.transport.kafka import KafkaTransport
     from agentflux.transport.settings import KafkaSettings
 
     transport = KafkaTransport(KafkaSettings(bootstrap))
     await transport.start()
     try:
-        records = await transport.read_all(DEAD_LETTER_TOPIC)
+        return await transport.read_all(topic)
     finally:
         await transport.close()
+
+
+async def records_keyed(bootstrap: str, topic: str, key: str) -> list[Any]:
+    """The records of ``topic`` keyed ``key`` (one partition, so in offset order): a task's, by task id."""
+    return [r for r in await read_topic(bootstrap, topic) if r.key == key.encode()]
+
+
+async def dead_letters_of(bootstrap: str, source_topic: str) -> list[Any]:
+    """The dead letters on the real broker whose source is ``source_topic``."""
+    from agentflux.contract.topics import DEAD_LETTER_TOPIC
+    from agentflux.ops.deadletters import DeadLetter
+
+    records = await read_topic(bootstrap, DEAD_LETTER_TOPIC)
     return [d for d in map(DeadLetter.from_record, records) if d.source_topic == source_topic]
 
 

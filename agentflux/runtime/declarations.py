@@ -7,6 +7,7 @@ registry (``app.agents``, ``agent.handlers``) and call handlers directly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,6 +16,7 @@ from typing import Any
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
 from agentflux.runtime.handlers import (
+    WORKING_AFTER,
     Handler,
     HandlerFn,
     Schedule,
@@ -99,22 +101,26 @@ class Agent:
         tags: Iterable[str] = (),
         retry: RetryPolicy | None = None,
         timeout: Timeout = INHERIT,
+        working_after: float = WORKING_AFTER,
     ) -> Callable[[SkillFn], Skill]:
         """Offer the decorated task handler as ``skill_id`` (see ``Skill`` for its contract).
 
         ``retry`` and ``timeout`` (seconds per attempt, None for none) default to the agent's.
+        ``working_after`` (seconds, a finite number >= 0) is when a still-running task gets a
+        ``working`` record; 0 writes one for every task, sent as its handler starts.
         """
         validate_skill_id(skill_id)
         owner = self.app.find_skill(skill_id)
         if owner is not None:
             raise ConfigError(f"skill {skill_id!r} is already offered by agent {owner.agent.name!r} in this app")
         limit = self._timeout(timeout, f"skill {skill_id!r}")
+        delay = _check_working_after(working_after, f"skill {skill_id!r}")
 
         def register(fn: SkillFn) -> Skill:
             input_model, output_model = skill_models(fn, skill_id)
             declared = Skill(
                 self, skill_id, fn, input_model, output_model, description, name, tuple(tags), retry or self.retry,
-                limit,
+                limit, delay,
             )  # fmt: skip
             self.skills.append(declared)
             return declared
@@ -144,7 +150,10 @@ class Agent:
         return next((s for s in self.skills if s.request_topic == topic), None)
 
     def handler_for(self, topic: str) -> Handler | None:
-        return next((h for h in self.handlers if h.topic == topic), None)
+        for handler in self.handlers:  # runs for every record: a loop, not a generator
+            if handler.topic == topic:
+                return handler
+        return None
 
 
 class AgentApp:
@@ -229,3 +238,10 @@ def _check_timeout(timeout: float | None, where: str) -> float | None:
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"{where}: timeout must be a positive number of seconds or None, got {timeout!r}")
     return timeout
+
+
+def _check_working_after(seconds: object, where: str) -> float:
+    # A bool is an int (True would pass as 1 s); NaN and infinity fail the range check.
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (0 <= seconds < math.inf):
+        raise ConfigError(f"{where}: working_after must be a finite number of seconds >= 0, got {seconds!r}")
+    return float(seconds)

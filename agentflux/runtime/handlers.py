@@ -44,6 +44,9 @@ HandlerFn = Callable[[Any, "Context"], Awaitable[Any]]
 SkillFn = Callable[[Any, "Context"], Awaitable[Any]]
 TickFn = Callable[["Context"], Awaitable[Any]]
 TICK_TYPE = "agentflux.tick"  # the ce_type of a tick's envelope
+# A skill's handler still running after this long gets a ``working`` record (A2A clients see it as
+# TASK_STATE_WORKING). Shorter than a person notices, longer than most automated skills take.
+WORKING_AFTER = 0.1
 
 
 @dataclass(eq=False)
@@ -94,6 +97,14 @@ class Skill:
     true, tasks it delegated are cancelled too, and the task ends ``canceled``.
     On other cancellation (shutdown past the grace period) the task is not
     finished and will be redelivered.
+
+    ``working_after`` (seconds, default ``WORKING_AFTER``, 0.1) is when a
+    ``working`` record is written on ``agent.tasks.v1``: only if the handler is
+    still running that long after it started, so a task that ends sooner
+    leaves just its terminal state. 0 writes ``working`` for every task that
+    reaches its handler, sent as the handler starts (a task rejected or
+    cancelled before it starts never gets one). Whatever the setting, the
+    terminal state is written after ``working`` (once its publish is done), never before.
     """
 
     agent: Agent
@@ -106,6 +117,7 @@ class Skill:
     tags: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float | None = DEFAULT_HANDLER_TIMEOUT
+    working_after: float = WORKING_AFTER
     input_schema: dict[str, Any] = field(init=False)
     output_schema: dict[str, Any] = field(init=False)
 

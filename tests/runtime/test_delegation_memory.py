@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from agentflux import (
     AgentApp,
     AgentClient,
+    ConfigError,
     Context,
     LifecycleError,
     PayloadDecodeError,
@@ -23,8 +24,8 @@ from agentflux import (
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.topics import TASKS_TOPIC
 from agentflux.contract.tracecontext import TraceParent
+from agentflux.runtime.handlers import WORKING_AFTER
 from agentflux.runtime.tasks.requester import gather
-from agentflux.runtime.tasks.worker import WORKING_AFTER
 from agentflux.testing import MemoryTransport, TestApp
 
 pytestmark = pytest.mark.asyncio
@@ -284,3 +285,39 @@ async def test_an_agent_client_must_be_started_and_is_closed_for_good() -> None:
         pass
     with pytest.raises(LifecycleError, match="closed"):
         await client.start()
+
+
+async def test_working_after_is_set_per_skill_and_0_records_working_even_for_a_quick_task() -> None:
+    app = AgentApp("working-after")
+    math = app.agent("math")
+
+    @math.skill("eager", working_after=0)
+    async def eager(task: Numbers, ctx: Context) -> Total:
+        return Total(total=sum(task.values))  # never awaits: a timer of 0 s would fire only after it returned
+
+    @math.skill("patient", working_after=5)
+    async def patient(task: Numbers, ctx: Context) -> Total:
+        await asyncio.sleep(0.3)  # longer than the default WORKING_AFTER, shorter than its own setting
+        return Total(total=0)
+
+    @math.skill("default")
+    async def default(task: Numbers, ctx: Context) -> Total:
+        return Total(total=0)
+
+    assert (eager.working_after, patient.working_after, default.working_after) == (0, 5, WORKING_AFTER)
+    async with TestApp(app) as t:
+        assert await t.delegate("eager", {"values": [1, 2]}, task_id="eager-1") == Total(total=3)
+        await t.delegate("patient", {"values": []}, task_id="patient-1")
+        await t.drain()
+        eager_states, patient_states = t.task_states("eager-1"), t.task_states("patient-1")
+    assert [s.state for s in eager_states] == [TaskPhase.WORKING, TaskPhase.COMPLETED]
+    assert [s.state for s in patient_states] == [TaskPhase.COMPLETED]
+
+
+@pytest.mark.parametrize("bad", [-0.1, "0.1", None, True, float("nan"), float("inf")])
+async def test_working_after_must_be_a_finite_number_of_seconds_at_least_0(bad: object) -> None:
+    math = AgentApp("working-after").agent("math")
+    with pytest.raises(ConfigError) as caught:
+        math.skill("add", working_after=bad)  # type: ignore[arg-type]
+    assert str(caught.value) == f"skill 'add': working_after must be a finite number of seconds >= 0, got {bad!r}"
+    assert not math.skills

@@ -5,10 +5,12 @@ timeout, records the task's terminal state (``completed``, ``failed``,
 ``rejected`` or ``canceled``) on ``agent.tasks.v1`` and only then sends the
 outcome to the requester's reply address. The request itself is the task's
 ``submitted`` record; a ``working`` record is written only when the handler is
-still running ``WORKING_AFTER`` seconds after it started, so a quick task costs
-two records, not four. Every terminal record carries the ``submitted`` and
-``working`` timestamps and the input, so a reader of ``agent.tasks.v1`` misses
-only the intermediate records of tasks that end at once.
+still running the skill's ``working_after`` seconds after it started
+(``handlers.WORKING_AFTER``, 0.1 s, by default; 0 sends it as the handler starts), so a
+quick task costs two records, not four. Every terminal record carries the
+``submitted`` and ``working`` timestamps and the input, so a reader of
+``agent.tasks.v1`` misses only the intermediate records of tasks that end at
+once.
 
 The request counts as done after the terminal state and the result are on the
 broker, so its offset is committed after the outcome is safe. A failure is
@@ -53,10 +55,6 @@ from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, encode_w
 from agentflux.transport.base import Positions, Record, TopicPartition
 
 log = logging.getLogger("agentflux.runtime")
-
-# A handler still running after this long gets a ``working`` record (A2A clients see it as
-# TASK_STATE_WORKING). Shorter than a person notices, longer than most automated skills take.
-WORKING_AFTER = 0.1
 
 
 def error_info(exc: BaseException) -> TaskErrorInfo:
@@ -139,13 +137,18 @@ class SkillProcessor:
             return
         working = submitted.advance(TaskPhase.WORKING)
         announced: list[asyncio.Future[Any]] = []
-        timer = asyncio.get_running_loop().call_later(
-            WORKING_AFTER, lambda: announced.append(asyncio.ensure_future(self.reports.progress(working, envelope)))
-        )
+
+        def announce() -> None:
+            announced.append(asyncio.ensure_future(self.reports.progress(working, envelope)))
+
+        if skill.working_after == 0:  # now, not on a timer: a handler that never awaits would beat it
+            announce()
+        timer = asyncio.get_running_loop().call_later(skill.working_after, announce) if skill.working_after else None
         try:
             final = await self._execute(skill, task, record, envelope, working)
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
         await self._finish(final, envelope, reply, previous=announced)
 
     async def _finish(
