@@ -48,7 +48,6 @@ _FIELDS = {
     "ce_taskid": "task_id",
     "ce_replyto": "reply_to",
 }
-_KNOWN = {*_FIELDS, "ce_specversion"}
 _SPEC = SPECVERSION.encode()
 
 
@@ -65,8 +64,10 @@ def now_rfc3339() -> str:
     return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Envelope:
+    """One record's metadata; immutable (``with_`` makes a changed copy)."""
+
     id: str
     source: str
     type: str
@@ -80,6 +81,31 @@ class Envelope:
     reply_to: str | None = None
     extra: tuple[tuple[str, bytes], ...] = ()
     assigned: tuple[str, ...] = field(default=(), compare=False)
+
+    def __init__(
+        self,
+        id: str,
+        source: str,
+        type: str,
+        time: str,
+        correlation_id: str,
+        content_type: str = JSON,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        task_id: str | None = None,
+        reply_to: str | None = None,
+        extra: tuple[tuple[str, bytes], ...] = (),
+        assigned: tuple[str, ...] = (),
+    ) -> None:
+        # The generated __init__ of a frozen dataclass sets each field with object.__setattr__;
+        # one update of the instance dict takes half the time (3.1 -> 1.4 µs for these 13 here),
+        # and an envelope is built for every record read and written. The fields stay frozen.
+        self.__dict__.update(
+            id=id, source=source, type=type, time=time, correlation_id=correlation_id, content_type=content_type,
+            causation_id=causation_id, traceparent=traceparent, tracestate=tracestate, task_id=task_id,
+            reply_to=reply_to, extra=extra, assigned=assigned,
+        )  # fmt: skip
 
     @classmethod
     def new(cls, *, source: str, type: str, correlation_id: str | None = None, **kw: str | None) -> Envelope:
@@ -141,37 +167,41 @@ class Envelope:
         cls, headers: Sequence[tuple[str, bytes | None]] | None, *, fallback_id: str, topic: str
     ) -> Envelope:
         """Read an envelope; fill in what is absent, reject what is malformed."""
-        values: dict[str, str] = {}
+        fields: dict[str, str] = {}  # attribute -> value
         extra: list[tuple[str, bytes]] = []
+        spec: str | None = None
         for name, raw in headers or ():
-            if name not in _KNOWN:
+            attribute = _FIELDS.get(name)
+            if attribute is None and name != "ce_specversion":
                 extra.append((name, raw or b""))
                 continue
             try:
-                values[name] = (raw or b"").decode("utf-8")
+                value = raw.decode() if raw else ""
             except UnicodeDecodeError as exc:
                 raise EnvelopeError(f"header {name!r} is not valid UTF-8: {raw!r}") from exc
-        spec = values.get("ce_specversion")
+            if attribute is None:
+                spec = value
+            else:
+                fields[attribute] = value
         if spec is not None and spec != SPECVERSION:
             raise EnvelopeError(f"unsupported ce_specversion {spec!r}: expected {SPECVERSION!r}")
-        if "traceparent" in values:
-            TraceParent.parse(values["traceparent"])
-        if "ce_time" in values:
-            _check_time(values["ce_time"])
+        if "traceparent" in fields:
+            parse_traceparent(fields["traceparent"])  # remembered: ``caused`` parses it again
+        if "time" in fields:
+            _check_time(fields["time"])
         assigned = []
-        if not values.get("ce_id"):
+        if not fields.get("id"):
             # Where the record lives is stable across redeliveries, unique, and cheap.
-            values["ce_id"] = f"kafka:{fallback_id}"
+            fields["id"] = f"kafka:{fallback_id}"
             assigned.append("id")
-        if not values.get("ce_correlationid"):
-            values["ce_correlationid"] = values["ce_id"]
+        if not fields.get("correlation_id"):
+            fields["correlation_id"] = fields["id"]
             assigned.append("correlation_id")
-        values.setdefault("ce_source", "unknown")
-        values.setdefault("ce_type", topic)
-        values.setdefault("ce_time", "")
-        values.setdefault("content-type", JSON)
-        kwargs = {_FIELDS[name]: value for name, value in values.items() if name in _FIELDS}
-        return cls(**kwargs, extra=tuple(extra), assigned=tuple(assigned))
+        fields.setdefault("source", "unknown")
+        fields.setdefault("type", topic)
+        fields.setdefault("time", "")
+        fields.setdefault("content_type", JSON)
+        return cls(**fields, extra=tuple(extra), assigned=tuple(assigned))
 
 
 def _check_time(value: str) -> None:
