@@ -2,12 +2,15 @@
 
 The technique is Confluent's Parallel Consumer's: records of one partition are
 dispatched as soon as they are read; a record waits only for the previous
-record with the same key. Each key with records to run has one task that runs
-them in order (not a task per record waiting for the one before it), so a
-backlog of one key costs a queue entry per record, not a task. Offsets are committed up to the lowest record that
-has not finished, with the records finished above it in the commit's metadata
-(see ``offsets``), so at-least-once holds however the records interleave, and
-a new owner skips what already finished.
+record with the same key. The records of one key form a chain, run in order by
+one of at most ``concurrency`` runner tasks. A runner takes the next ready chain
+when its own is empty or, to stay fair, after each record while other chains
+wait. So a backlog costs a queue entry per record, and a busy consumer creates a
+task only when a runner is missing, not per record or per key (``create_task``
+costs several microseconds in Python 3.11). Offsets are committed up to the
+lowest record that has not finished, with the records finished above it in the
+commit's metadata (see ``offsets``), so at-least-once holds however the records
+interleave, and a new owner skips what already finished.
 
 Faults stay local to what they hit:
 
@@ -28,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any
 
 from agentflux.contract.errors import CommitFailed, ConsumerFailed
 from agentflux.runtime.offsets import OffsetTracker
@@ -78,14 +82,16 @@ class KeyOrderedConsumer:
         self._topics = list(topics)
         self._process = process
         self._urgent = urgent
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self.max_buffered = max_buffered or max(2_000, concurrency * 64)
         self._commit_interval = commit_interval
         self._revoke_grace = revoke_grace
         self.grace = grace
         self._tracker = OffsetTracker()
         self._chains: dict[ChainKey, deque[Record]] = {}  # per key: its records not finished yet, in order
-        self._running: dict[TopicPartition, set[asyncio.Task[None]]] = {}
+        self._ready: deque[tuple[ChainKey, int]] = deque()  # chains waiting for a runner, with their generation
+        self._runners: set[asyncio.Task[None]] = set()
+        self._active: dict[TopicPartition, set[asyncio.Task[None]]] = {}  # the tasks running a record of each partition
         self._generation: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
         self._heads: dict[TopicPartition, tuple[int | None, float]] = {}  # a full partition's head, and since when
@@ -144,6 +150,8 @@ class KeyOrderedConsumer:
             self._paused.discard(tp)
             self._heads.pop(tp, None)
             self._committed.pop(tp, None)
+        if self._ready:
+            self._ready = deque(entry for entry in self._ready if entry[0][0] not in owned)
         await self._stop_work(owned, grace)
         positions = self._tracker.to_commit(owned)
         self._tracker.forget(owned)
@@ -151,17 +159,30 @@ class KeyOrderedConsumer:
             del self._chains[key]
         return positions
 
+    def _busy(self, tps: set[TopicPartition]) -> bool:
+        """Whether a record of ``tps`` is running, or a chain of theirs waits for a runner."""
+        return any(self._active.get(tp) for tp in tps) or any(key[0] in tps for key, _ in self._ready)
+
     async def _stop_work(self, tps: Iterable[TopicPartition], grace: float) -> None:
-        running = [task for tp in tps for task in self._running.get(tp, ())]
+        """Wait up to ``grace`` for the records of ``tps`` to finish (their chains too, while still owned),
+        then cancel the tasks running them and drop their waiting chains."""
+        owned = set(tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._busy(owned) and loop.time() < deadline:
+            await asyncio.sleep(0.01)  # revocation and shutdown only: a short poll, no per-record signalling
+        if not self._busy(owned):
+            return
+        for tp in owned:
+            self._generation.pop(tp, None)  # nothing more of them starts (a shutdown: they are redelivered)
+        self._ready = deque(entry for entry in self._ready if entry[0][0] not in owned)
+        running = {task for tp in owned for task in self._active.get(tp, ())}
+        log.warning("%s: cancelling %d record(s) still running after %gs", self.group_id, len(running), grace)
+        for task in running:
+            task.cancel()
         if not running:
             return
-        _, pending = await asyncio.wait(running, timeout=grace)
-        if not pending:
-            return
-        log.warning("%s: cancelling %d record(s) still running after %gs", self.group_id, len(pending), grace)
-        for task in pending:
-            task.cancel()
-        _, stuck = await asyncio.wait(pending, timeout=_CANCEL_PATIENCE)
+        _, stuck = await asyncio.wait(running, timeout=_CANCEL_PATIENCE)
         if stuck:
             log.error("%s: %d handler(s) ignored cancellation for %gs", self.group_id, len(stuck), _CANCEL_PATIENCE)
 
@@ -207,7 +228,7 @@ class KeyOrderedConsumer:
         self._consumer = self._subscribe()
 
     async def _drain(self) -> None:
-        running = [tp for tp, tasks in self._running.items() if tasks]
+        running = {tp for tp, tasks in self._active.items() if tasks} | {key[0] for key, _ in self._ready}
         count = self._tracker.in_flight()
         if running:
             log.info("%s: waiting up to %gs for %d in-flight records", self.group_id, self.grace, count)
@@ -290,38 +311,60 @@ class KeyOrderedConsumer:
         if self._tracker.add(tp, record.offset):
             return  # it finished before this process owned the partition (commit metadata)
         if self._urgent is not None and self._urgent(record):
-            task = asyncio.create_task(self._process_one(record, tp, generation))
-            chain_key = None
-        else:
-            chain_key = (tp, record.key)
-            chain = self._chains.get(chain_key)
-            if chain is not None:  # the key's task runs it after the ones before it
-                chain.append(record)
-                return
-            chain = self._chains[chain_key] = deque([record])
-            task = asyncio.create_task(self._run_chain(chain_key, chain, generation))
-        running = self._running.setdefault(tp, set())
-        running.add(task)
-        task.add_done_callback(lambda t: self._forget(t, tp))
+            self._start(self._run_urgent(record, tp, generation))
+            return
+        chain_key = (tp, record.key)
+        chain = self._chains.get(chain_key)
+        if chain is not None:  # the key's chain runs it after the ones before it
+            chain.append(record)
+            return
+        self._chains[chain_key] = deque([record])
+        self._ready.append((chain_key, generation))
+        if len(self._runners) < self._concurrency:
+            self._runners.add(self._start(self._run_chains()))
 
-    def _forget(self, task: asyncio.Task[None], tp: TopicPartition) -> None:
-        running = self._running.get(tp)
-        if running is not None:
-            running.discard(task)
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        task.add_done_callback(self._runners.discard)
+        return task
 
-    async def _run_chain(self, chain_key: ChainKey, chain: deque[Record], generation: int) -> None:
-        """Run the records of one key in order, each in a slot, until none is left (or the partition is gone)."""
-        tp = chain_key[0]
+    async def _run_urgent(self, record: Record, tp: TopicPartition, generation: int) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        active = self._active.setdefault(tp, set())
+        active.add(task)
         try:
-            while chain:
-                async with self._slots:
-                    if self._generation.get(tp) != generation:  # revoked meanwhile, also while waiting for a slot
-                        return
-                    await self._process_one(chain[0], tp, generation)
-                chain.popleft()
+            await self._process_one(record, tp, generation)
         finally:
-            if self._chains.get(chain_key) is chain:
-                del self._chains[chain_key]
+            active.discard(task)
+
+    async def _run_chains(self) -> None:
+        """A runner: run ready chains, a record at a time, until none is waiting."""
+        task = asyncio.current_task()
+        assert task is not None
+        chains, generations = self._chains, self._generation
+        try:
+            while self._ready:  # not a local: revocation replaces the deque
+                chain_key, generation = self._ready.popleft()
+                tp = chain_key[0]
+                chain = chains.get(chain_key)
+                if chain is None or generations.get(tp) != generation:
+                    continue  # revoked since it became ready
+                active = self._active.setdefault(tp, set())
+                active.add(task)
+                try:
+                    await self._process_one(chain[0], tp, generation)
+                finally:
+                    active.discard(task)
+                chain.popleft()
+                if not chain:
+                    del chains[chain_key]
+                elif generations.get(tp) == generation:
+                    self._ready.append((chain_key, generation))  # fair: its next record after the chains waiting
+        finally:
+            self._runners.discard(task)
+            if self._ready and len(self._runners) < self._concurrency:
+                self._runners.add(self._start(self._run_chains()))  # this one was cancelled: another takes over
 
     async def _process_one(self, record: Record, tp: TopicPartition, generation: int) -> None:
         try:
