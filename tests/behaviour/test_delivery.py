@@ -75,6 +75,35 @@ async def test_one_keys_records_are_handled_in_order_while_other_keys_run_concur
     assert dict(seen) == {m: list(range(per_machine)) for m in machines}
 
 
+async def test_at_most_concurrency_records_run_at_once_and_a_busy_key_does_not_hold_up_the_others(
+    backend: Backend,
+) -> None:
+    topic = backend.topic("reading-taken")
+    await backend.create_topic(topic, partitions=1)
+    app = backend.app()
+    running, peak, done = 0, 0, []
+
+    @app.agent("bounded", concurrency=3).on(topic)
+    async def handle(event: Reading, ctx: Context) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.005)
+        running -= 1
+        done.append(event.machine)
+
+    hot = 40
+    for seq in range(hot):  # one busy key first, then eight keys with one record each
+        await backend.publish(topic, Reading(machine="hot", seq=seq), key="hot")
+    for n in range(8):
+        await backend.publish(topic, Reading(machine=f"m{n}", seq=0), key=f"m{n}")
+    async with backend.run(app):
+        await backend.eventually(lambda: len(done) == hot + 8, what="every reading handled")
+    assert peak == 3  # never more than the agent's concurrency, and all of it used
+    last_other = max(i for i, machine in enumerate(done) if machine != "hot")
+    assert done[last_other + 1 :].count("hot") >= hot // 2  # the others did not wait for the busy key's backlog
+
+
 async def test_a_handlers_publications_carry_the_envelope_its_record_caused(backend: Backend) -> None:
     placed, due = backend.topic("order-placed"), backend.topic("invoice-due")
     await backend.create_topic(placed)
