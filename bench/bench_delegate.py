@@ -46,6 +46,7 @@ from pathlib import Path
 import raw_echo
 from common import add_run_options, broker, console, create_topic, parse_loads, pct, verdict
 from pydantic import BaseModel
+from raw_latency import fan_out, round_trip
 from report import Figure, figure, p50_p99, write_figures
 
 from agentflux import AgentClient, TopicSpec
@@ -146,12 +147,19 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
                 await asyncio.gather(*running)
     samples = [latencies[n] for n in range(settle, total)]
     p50, p99 = pct(samples, 50) * 1000, pct(samples, 99) * 1000
+    with console.status(f"bare confluent-kafka: {total:,} round trips at {rate}/s"):
+        raw = round_trip(bootstrap, rate, seconds)
+    raw50, raw99 = pct(raw, 50) * 1000, pct(raw, 99) * 1000
     print(
         f"delegate round trip at {rate}/s for {seconds:g}s (n={len(samples):,}): p50 {p50:.2f} ms "
-        f"({verdict(p50 <= 3)} <= 3 ms)  p99 {p99:.2f} ms ({verdict(p99 <= 15)} <= 15 ms)"
+        f"({verdict(p50 <= 3)} <= 3 ms)  p99 {p99:.2f} ms ({verdict(p99 <= 15)} <= 15 ms); "
+        f"bare confluent-kafka, three writes in a row: p50 {raw50:.2f} ms, p99 {raw99:.2f} ms"
     )
     load = f"{len(samples):,} tasks at {rate:,}/s after 1 s unmeasured, 1 worker process"
-    return p50_p99(f"delegate round trip at {rate:,} tasks/s", p50, p99, bounds=(3, 15), load=load)
+    return p50_p99(
+        f"delegate round trip at {rate:,} tasks/s", p50, p99, bounds=(3, 15), load=load,
+        baseline="bare confluent-kafka, request → acked state → reply", baseline_values=(raw50, raw99),
+    )  # fmt: skip
 
 
 async def throughput(bootstrap: str, tasks: int, window: int) -> Figure:
@@ -293,7 +301,7 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
     return cpu, p50
 
 
-async def fanout_compare(bootstrap: str, events: int, rate: int, seconds: float) -> Figure:
+async def fanout_compare(bootstrap: str, events: int, rate: int, seconds: float) -> list[Figure]:
     print("fan-out of one event, 1 vs 10 subscribing agents (one consumer group each, in a process of their own):")
     one = await fanout(bootstrap, 1, events, rate, seconds)
     ten = await fanout(bootstrap, 10, events, rate, seconds)
@@ -302,16 +310,24 @@ async def fanout_compare(bootstrap: str, events: int, rate: int, seconds: float)
         f"fan-out cost 10 vs 1: publisher CPU per event {cost:.2f}x ({verdict(cost <= 1.5)} <= 1.5x); "
         f"latency to the last subscriber, p50 {e2e:.2f}x ({verdict(e2e <= 1.5)} <= 1.5x)"
     )
-    return figure(
-        "fan-out, latency to the last of 10 subscribers, p50",
-        ten[1],
-        "ms",
-        target="≤ 1.5x of 1 subscriber",
-        met=e2e <= 1.5,
-        baseline="1 subscriber",
-        baseline_value=one[1],
-        load=f"{int(rate * seconds):,} events at {rate}/s after a burst of {events:,}",
+    with console.status("bare confluent-kafka: the last of 1 and of 10 consumer threads"):
+        raw_one, raw_ten = (pct(fan_out(bootstrap, n, rate, seconds), 50) * 1000 for n in (1, 10))
+    print(
+        f"bare confluent-kafka, 10 consumer threads vs 1 in one process: p50 {raw_ten:.2f} vs {raw_one:.2f} ms "
+        f"({raw_ten / raw_one:.2f}x)"
     )
+    load = f"{int(rate * seconds):,} events at {rate}/s"
+    return [
+        figure(
+            "fan-out, latency to the last of 10 subscribers, p50", ten[1], "ms", target="≤ 1.5x of 1 subscriber",
+            met=e2e <= 1.5, baseline="1 subscriber", baseline_value=one[1], load=f"{load} after a burst of {events:,}",
+        ),
+        figure(
+            "fan-out floor: bare confluent-kafka, the last of 10 consumer threads, p50", raw_ten, "ms",
+            target="none (the floor)", met=None, baseline="1 consumer thread", baseline_value=raw_one,
+            load=f"{load} after 1 s unmeasured",
+        ),
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -333,7 +349,7 @@ def main() -> None:
         if args.which in ("throughput", "all"):
             figures.append(asyncio.run(throughput(bootstrap, args.tasks, args.window)))
         if args.which in ("fanout", "all"):
-            figures.append(asyncio.run(fanout_compare(bootstrap, args.events, 200, args.seconds / 2)))
+            figures += asyncio.run(fanout_compare(bootstrap, args.events, 200, args.seconds / 2))
     write_figures(args.json, figures)
 
 

@@ -24,6 +24,7 @@ import uuid
 from common import add_run_options, broker, console, create_topic, fill, kafka_client, parse_loads, pct, verdict
 from confluent_kafka import Consumer
 from pydantic import BaseModel
+from raw_latency import publish_to_consume
 from report import Figure, figure, p50_p99, write_figures
 
 from agentflux import AgentApp, AppRunner, Context
@@ -128,37 +129,47 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
     app.topic(topic, partitions=6)
     agent = app.agent("sink")
     sent: dict[str, float] = {}
-    lat: list[float] = []
+    order: list[str] = []  # message ids in the order they were sent
+    lat_by_id: dict[str, float] = {}
 
     @agent.on(topic)
     async def on_record(event: Payload, ctx: Context) -> None:
-        lat.append(time.perf_counter() - sent[ctx.message_id])
+        lat_by_id[ctx.message_id] = time.perf_counter() - sent[ctx.message_id]
 
     transport = KafkaTransport(KafkaSettings(bootstrap))
     async with AppRunner(app, transport) as runner:
         while not runner.consumers[0].assigned:
             await asyncio.sleep(0.05)
         publisher = Publisher(transport, app.topic_spec)
-        total = int(rate * seconds)
+        total = int(rate * (seconds + 1))  # the first second is not measured, as in the raw baseline
         start = time.perf_counter()
         pending = []
         for n in range(total):
             await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
             env = Envelope.new(source="bench", type="bench.latency")
             sent[env.id] = time.perf_counter()
+            order.append(env.id)
             pending.append(
                 asyncio.ensure_future(publisher.publish(topic, Payload(id=n, body="x"), envelope=env, key=str(n)))
             )
         await asyncio.gather(*pending)
-        while len(lat) < total:
+        while len(lat_by_id) < total:
             await asyncio.sleep(0.05)
+    lat = [lat_by_id[env_id] for env_id in order[rate:]]
     p50, p99 = pct(lat, 50) * 1000, pct(lat, 99) * 1000
+    with console.status(f"bare confluent-kafka: {total:,} records at {rate:,}/s"):
+        raw = publish_to_consume(bootstrap, rate, seconds)
+    raw50, raw99 = pct(raw, 50) * 1000, pct(raw, 99) * 1000
     print(
         f"publish->handler latency at {rate}/s for {seconds:g}s: p50 {p50:.2f} ms ({verdict(p50 <= 2)} <= 2 ms)  "
-        f"p99 {p99:.2f} ms ({verdict(p99 <= 10)} <= 10 ms)  (n={len(lat)})"
+        f"p99 {p99:.2f} ms ({verdict(p99 <= 10)} <= 10 ms)  (n={len(lat)}); "
+        f"bare confluent-kafka p50 {raw50:.2f} ms, p99 {raw99:.2f} ms"
     )
-    load = f"{len(lat):,} records at {rate:,}/s for {seconds:g} s, 6 partitions"
-    return p50_p99(f"publish → handler latency at {rate:,} rec/s", p50, p99, bounds=(2, 10), load=load)
+    load = f"{len(lat):,} records at {rate:,}/s for {seconds:g} s after 1 s unmeasured, 6 partitions"
+    return p50_p99(
+        f"publish → handler latency at {rate:,} rec/s", p50, p99, bounds=(2, 10), load=load,
+        baseline="bare confluent-kafka producer → consumer", baseline_values=(raw50, raw99),
+    )  # fmt: skip
 
 
 async def slow_handlers(bootstrap: str) -> None:

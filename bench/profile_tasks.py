@@ -40,8 +40,9 @@ def main_thread_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def sample(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    argv = [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--threads", "--rate", "100", "--output", str(out)]
+def sample(pid: int, out: Path, rate: int = 100) -> subprocess.Popen[bytes]:
+    argv = [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--threads", "--rate", str(rate),
+            "--output", str(out)]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

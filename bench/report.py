@@ -24,7 +24,7 @@ def figure(
     unit: str,
     *,
     target: str,
-    met: bool,
+    met: bool | None,
     baseline: str | None = None,
     baseline_value: float | None = None,
     load: str | None = None,
@@ -43,11 +43,33 @@ def figure(
     return out | ({"load": load} if load else {})
 
 
-def p50_p99(name: str, p50: float, p99: float, *, bounds: tuple[float, float], load: str) -> list[Figure]:
-    """A latency's p50 and p99 in milliseconds, against the bounds ``(p50, p99)`` in milliseconds."""
+def p50_p99(
+    name: str,
+    p50: float,
+    p99: float,
+    *,
+    bounds: tuple[float, float],
+    load: str,
+    baseline: str | None = None,
+    baseline_values: tuple[float, float] | None = None,
+) -> list[Figure]:
+    """A latency's p50 and p99 in milliseconds, against the bounds ``(p50, p99)`` in milliseconds.
+
+    ``baseline`` names what was measured alongside, ``baseline_values`` its own p50 and p99.
+    """
+    base = baseline_values or (None, None)
     return [
-        figure(f"{name}, p{p}", value, "ms", target=f"≤ {bound:g} ms", met=value <= bound, load=load)
-        for p, value, bound in ((50, p50, bounds[0]), (99, p99, bounds[1]))
+        figure(
+            f"{name}, p{p}",
+            value,
+            "ms",
+            target=f"≤ {bound:g} ms",
+            met=value <= bound,
+            load=load,
+            baseline=baseline,
+            baseline_value=base_value,
+        )
+        for p, value, bound, base_value in ((50, p50, bounds[0], base[0]), (99, p99, bounds[1], base[1]))
     ]
 
 
@@ -71,7 +93,7 @@ def cells(fig: Figure) -> tuple[str, ...]:
     if baseline and fig.get("baseline_value") is not None:
         baseline = f"{baseline}: {number(fig['baseline_value'])} {fig['unit']}"
     ratio = f"{fig['ratio']:.2f}x" if fig.get("ratio") is not None else ""
-    met = "met" if fig["met"] else "missed"
+    met = "—" if fig["met"] is None else "met" if fig["met"] else "missed"
     return (fig["figure"], f"{number(fig['value'])} {fig['unit']}", baseline, ratio, fig["target"], met)
 
 
@@ -80,7 +102,7 @@ def markdown_table(figures: list[Figure]) -> str:
     rows = [COLUMNS, ("---",) * len(COLUMNS)]
     for fig in figures:
         *first, met = cells(fig)
-        rows.append((*first, met if met == "met" else f"**{met}**"))
+        rows.append((*first, f"**{met}**" if met == "missed" or met.startswith("failed") else met))
     return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)
 
 

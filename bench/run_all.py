@@ -155,7 +155,7 @@ def terminal_table(figures: list[Figure]) -> Table:
     table = Table(*COLUMNS)
     for fig in figures:
         *first, met = cells(fig)
-        table.add_row(*first, met, style=None if met == "met" else ("red" if "failed" in fig else "yellow"))
+        table.add_row(*first, met, style=None if met in ("met", "—") else ("red" if "failed" in fig else "yellow"))
     return table
 
 

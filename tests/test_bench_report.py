@@ -101,3 +101,19 @@ def test_p50_p99_gives_two_latency_figures_each_against_its_own_bound() -> None:
     assert (p50["figure"], p50["target"], p50["met"]) == ("round trip, p50", "≤ 3 ms", True)
     assert (p99["figure"], p99["target"], p99["met"]) == ("round trip, p99", "≤ 10 ms", False)
     assert p50["unit"] == p99["unit"] == "ms" and p99["load"] == "500/s"
+
+
+def test_p50_p99_carries_the_baseline_measured_alongside_each_percentile() -> None:
+    p50, p99 = report.p50_p99(
+        "round trip", 8.0, 40.0, bounds=(3, 15), load="500/s", baseline="bare", baseline_values=(4.0, 20.0)
+    )
+    assert (p50["baseline"], p50["baseline_value"], p50["ratio"]) == ("bare", 4.0, 2.0)
+    assert (p99["baseline"], p99["baseline_value"], p99["ratio"]) == ("bare", 20.0, 2.0)
+
+
+def test_a_floor_has_no_verdict_and_is_not_shown_as_missed() -> None:
+    floor = report.figure(
+        "floor, p50", 2.0, "ms", target="none (the floor)", met=None, baseline="1", baseline_value=1.0
+    )
+    assert report.cells(floor)[-1] == "—"
+    assert report.markdown_table([floor]).splitlines()[-1].endswith("| none (the floor) | — |")
