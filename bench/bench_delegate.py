@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import raw_echo
-from common import add_run_options, broker, console, create_topic, parse_loads, pct, verdict
+from common import add_run_options, broker, console, create_topic, p50_p99_ms, parse_loads, pct, verdict
 from pydantic import BaseModel
 from raw_latency import fan_out, round_trip
 from report import Figure, figure, p50_p99, write_figures
@@ -146,10 +146,10 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
                     running.append(asyncio.create_task(one(n)))
                 await asyncio.gather(*running)
     samples = [latencies[n] for n in range(settle, total)]
-    p50, p99 = pct(samples, 50) * 1000, pct(samples, 99) * 1000
+    p50, p99 = p50_p99_ms(samples)
     with console.status(f"bare confluent-kafka: {total:,} round trips at {rate}/s"):
         raw = round_trip(bootstrap, rate, seconds)
-    raw50, raw99 = pct(raw, 50) * 1000, pct(raw, 99) * 1000
+    raw50, raw99 = p50_p99_ms(raw)
     print(
         f"delegate round trip at {rate}/s for {seconds:g}s (n={len(samples):,}): p50 {p50:.2f} ms "
         f"({verdict(p50 <= 3)} <= 3 ms)  p99 {p99:.2f} ms ({verdict(p99 <= 15)} <= 15 ms); "
@@ -293,7 +293,7 @@ async def fanout(bootstrap: str, subscribers: int, events: int, rate: int, secon
                 proc.wait(timeout=30)
             await transport.close()
     samples = [max(done[n]) - sent[n] for n in range(events, events + total)]
-    p50, p99 = pct(samples, 50) * 1000, pct(samples, 99) * 1000
+    p50, p99 = p50_p99_ms(samples)
     print(
         f"  {subscribers:2d} subscriber(s): publisher CPU {cpu:.1f} us/event (wall {wall:.1f} us, {events:,} events "
         f"back to back); to the last subscriber at {rate}/s: p50 {p50:.2f} ms p99 {p99:.2f} ms"

@@ -21,7 +21,17 @@ import asyncio
 import time
 import uuid
 
-from common import add_run_options, broker, console, create_topic, fill, kafka_client, parse_loads, pct, verdict
+from common import (
+    add_run_options,
+    broker,
+    console,
+    create_topic,
+    fill,
+    kafka_client,
+    p50_p99_ms,
+    parse_loads,
+    verdict,
+)
 from confluent_kafka import Consumer
 from pydantic import BaseModel
 from raw_latency import publish_to_consume
@@ -156,10 +166,10 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
         while len(lat_by_id) < total:
             await asyncio.sleep(0.05)
     lat = [lat_by_id[env_id] for env_id in order[rate:]]
-    p50, p99 = pct(lat, 50) * 1000, pct(lat, 99) * 1000
+    p50, p99 = p50_p99_ms(lat)
     with console.status(f"bare confluent-kafka: {total:,} records at {rate:,}/s"):
         raw = publish_to_consume(bootstrap, rate, seconds)
-    raw50, raw99 = pct(raw, 50) * 1000, pct(raw, 99) * 1000
+    raw50, raw99 = p50_p99_ms(raw)
     print(
         f"publish->handler latency at {rate}/s for {seconds:g}s: p50 {p50:.2f} ms ({verdict(p50 <= 2)} <= 2 ms)  "
         f"p99 {p99:.2f} ms ({verdict(p99 <= 10)} <= 10 ms)  (n={len(lat)}); "

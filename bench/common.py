@@ -86,5 +86,10 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[min(998, max(0, round(p * 10) - 1))]
 
 
+def p50_p99_ms(seconds: list[float]) -> tuple[float, float]:
+    """The p50 and p99 of latencies in seconds, in milliseconds."""
+    return pct(seconds, 50) * 1000, pct(seconds, 99) * 1000
+
+
 def verdict(ok: bool) -> str:
     return "meets target" if ok else "MISSES target"
