@@ -6,7 +6,8 @@
    pydantic model, call the same coroutine) and commits once per batch, without
    envelopes, per-key ordering, retries or dead letters.
 2. Publish -> handler latency p50 / p99 at a fixed rate (targets at 1,000/s:
-   p50 <= 2 ms, p99 <= 10 ms).
+   p50 <= 2 ms, p99 <= 10 ms), with agentflux's publisher in a process of its
+   own (``paced_publisher.py``), beside bare confluent-kafka's producer -> consumer.
 3. 1,000 records on 100 keys in 1 partition, each handler sleeping 100 ms
    (an LLM call's stand-in), concurrency 100 (target: <= 2 s wall time).
    Not run with ``--quick``.
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 import uuid
+from pathlib import Path
 
 from common import (
     add_run_options,
@@ -33,16 +36,16 @@ from common import (
     verdict,
 )
 from confluent_kafka import Consumer
+from paced_publisher import Stamped
 from pydantic import BaseModel
 from raw_latency import publish_to_consume
 from report import Figure, figure, p50_p99, write_figures
 
 from agentflux import AgentApp, AppRunner, Context
-from agentflux.contract.envelope import Envelope
-from agentflux.runtime.publisher import Publisher
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
+HERE = Path(__file__).resolve().parent
 QUICK = {"records": 200_000}
 
 
@@ -133,39 +136,42 @@ def throughput(bootstrap: str, records: int) -> list[Figure]:
     return figures
 
 
-async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
+async def agent_latency(bootstrap: str, rate: int, seconds: float, *, bare_publisher: bool = False) -> list[float]:
+    """Seconds from publish to handler, the agent in this process and the publisher in its own.
+
+    The records' send times come from the publisher's process (``paced_publisher.py``,
+    CLOCK_MONOTONIC): agentflux's publisher, or a bare confluent-kafka producer.
+    ``latency_split.py`` measures the other shape, publisher and agent sharing one event
+    loop, hop by hop.
+    """
     topic = f"bench.latency-{uuid.uuid4().hex[:6]}.v1"
+    create_topic(bootstrap, topic, 6)
     app = AgentApp(f"bench-{uuid.uuid4().hex[:8]}")
     app.topic(topic, partitions=6)
-    agent = app.agent("sink")
-    sent: dict[str, float] = {}
-    order: list[str] = []  # message ids in the order they were sent
-    lat_by_id: dict[str, float] = {}
+    lat_by_id: dict[int, float] = {}
 
-    @agent.on(topic)
-    async def on_record(event: Payload, ctx: Context) -> None:
-        lat_by_id[ctx.message_id] = time.perf_counter() - sent[ctx.message_id]
+    @app.agent("sink").on(topic)
+    async def on_record(event: Stamped, ctx: Context) -> None:
+        lat_by_id[event.id] = time.monotonic() - event.sent
 
+    total = int(rate * (seconds + 1))  # the first second is not measured, as in the raw baseline
     transport = KafkaTransport(KafkaSettings(bootstrap))
     async with AppRunner(app, transport) as runner:
         while not runner.consumers[0].assigned:
             await asyncio.sleep(0.05)
-        publisher = Publisher(transport, app.topic_spec)
-        total = int(rate * (seconds + 1))  # the first second is not measured, as in the raw baseline
-        start = time.perf_counter()
-        pending = []
-        for n in range(total):
-            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            env = Envelope.new(source="bench", type="bench.latency")
-            sent[env.id] = time.perf_counter()
-            order.append(env.id)
-            pending.append(
-                asyncio.ensure_future(publisher.publish(topic, Payload(id=n, body="x"), envelope=env, key=str(n)))
-            )
-        await asyncio.gather(*pending)
+        argv = [sys.executable, str(HERE / "paced_publisher.py"), bootstrap, topic, str(rate), str(total)]
+        argv += ["--bare"] * bare_publisher
+        publisher = await asyncio.create_subprocess_exec(*argv)
+        if await publisher.wait() != 0:
+            raise SystemExit(f"paced_publisher.py failed with exit status {publisher.returncode}")
         while len(lat_by_id) < total:
             await asyncio.sleep(0.05)
-    lat = [lat_by_id[env_id] for env_id in order[rate:]]
+    return [lat_by_id[n] for n in range(rate, total)]
+
+
+async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
+    lat = await agent_latency(bootstrap, rate, seconds)
+    total = int(rate * (seconds + 1))
     p50, p99 = p50_p99_ms(lat)
     with console.status(f"bare confluent-kafka: {total:,} records at {rate:,}/s"):
         raw = publish_to_consume(bootstrap, rate, seconds)
@@ -175,7 +181,10 @@ async def latency(bootstrap: str, rate: int, seconds: float) -> list[Figure]:
         f"p99 {p99:.2f} ms ({verdict(p99 <= 10)} <= 10 ms)  (n={len(lat)}); "
         f"bare confluent-kafka p50 {raw50:.2f} ms, p99 {raw99:.2f} ms"
     )
-    load = f"{len(lat):,} records at {rate:,}/s for {seconds:g} s after 1 s unmeasured, 6 partitions"
+    load = (
+        f"{len(lat):,} records at {rate:,}/s for {seconds:g} s after 1 s unmeasured, 6 partitions, "
+        "agentflux's publisher in a process of its own"
+    )
     return p50_p99(
         f"publish → handler latency at {rate:,} rec/s", p50, p99, bounds=(2, 10), load=load,
         baseline="bare confluent-kafka producer → consumer", baseline_values=(raw50, raw99),

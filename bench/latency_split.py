@@ -15,7 +15,14 @@ benchmark's. Each run is followed by ``raw_latency.publish_to_consume`` on the
 same broker. The broker's first minute is slower (its JVM is still compiling),
 so the runs are repeated on one broker, and the last ones are the ones to read.
 
-    cd bench && ../.venv/bin/python latency_split.py [--runs 4] [--rate 1000] [--seconds 5]
+With ``--variants``, each run also measures the bare baseline with agentflux's
+headers on its records, and with a consumer that is a group member (consumer
+protocol) rather than assigned the partitions: two differences between the
+baseline and agentflux's path, measured one at a time. Then the benchmark's own
+shape (``bench_runtime.agent_latency``: the publisher in a process of its own),
+once with agentflux's publisher and once with a bare producer.
+
+    cd bench && ../.venv/bin/python latency_split.py [--runs 4] [--rate 1000] [--seconds 5] [--variants]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bench_runtime import agent_latency
 from common import broker, console, p50_p99_ms, pct
 from pydantic import BaseModel
 from raw_latency import publish_to_consume
@@ -123,20 +131,36 @@ def report(stamps: Stamps) -> list[str]:
     return lines
 
 
+def bare(bootstrap: str, rate: int, seconds: float, variants: bool) -> list[str]:
+    """The bare baseline's p50 and p99, plain and, with ``variants``, with each difference added."""
+    headers = [(name, value or b"") for name, value in Envelope.new(source="bench", type="bench.split").to_headers()]
+    shapes = {"": {}, ", with agentflux's headers": {"headers": headers}, ", as a group member": {"subscribe": True}}
+    lines = []
+    for label, options in list(shapes.items())[: 3 if variants else 1]:
+        p50, p99 = p50_p99_ms(publish_to_consume(bootstrap, rate, seconds, **options))  # type: ignore[arg-type]
+        lines.append(f"  bare confluent-kafka producer → consumer, same broker{label}: p50 {p50:.3f} ms  p99 {p99:.3f}")
+    if variants:
+        for name, bare_publisher in (("agentflux's", False), ("a bare", True)):
+            seconds_each = asyncio.run(agent_latency(bootstrap, rate, seconds, bare_publisher=bare_publisher))
+            p50, p99 = p50_p99_ms(seconds_each)
+            lines.append(f"  {name} publisher in its own process → agentflux agent: p50 {p50:.3f} ms  p99 {p99:.3f}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--variants", action="store_true", help="also the baseline with each difference added")
     args = parser.parse_args()
     with broker() as bootstrap:
         for run in range(1, args.runs + 1):
             with console.status(f"run {run} of {args.runs}: agentflux, then bare confluent-kafka"):
                 stamps = asyncio.run(one_run(bootstrap, args.rate, args.seconds))
-                raw = p50_p99_ms(publish_to_consume(bootstrap, args.rate, args.seconds))
+                baselines = bare(bootstrap, args.rate, args.seconds, args.variants)
             print(f"run {run}: {len(stamps['call']):,} records at {args.rate:,}/s")
-            print("\n".join(report(stamps)))
-            print(f"  bare confluent-kafka producer → consumer, same broker: p50 {raw[0]:.3f} ms  p99 {raw[1]:.3f}")
+            print("\n".join([*report(stamps), *baselines]))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ PRODUCER = {"linger.ms": 1, "enable.idempotence": True, "acks": "all"}
 CONSUMER = {"fetch.wait.max.ms": 50, "enable.auto.commit": False}
 
 
-def _paced(producer: Producer, topic: str, rate: int, seconds: float) -> list[float]:
+def _paced(
+    producer: Producer, topic: str, rate: int, seconds: float, headers: list[tuple[str, bytes]] | None = None
+) -> list[float]:
     """Write ``rate * seconds`` records keyed by their number; when each was written."""
     total = int(rate * seconds)
     sent: list[float] = []
@@ -41,7 +43,7 @@ def _paced(producer: Producer, topic: str, rate: int, seconds: float) -> list[fl
         if delay > 0:
             time.sleep(delay)
         sent.append(time.perf_counter())
-        producer.produce(topic, b"x" * 20, str(n).encode())
+        producer.produce(topic, b"x" * 20, str(n).encode(), headers=headers)
         producer.poll(0)
     producer.flush(30)
     return sent
@@ -60,17 +62,35 @@ def _collect(consumer: Consumer, count: int, seen: dict[int, float], stop: threa
                 seen.setdefault(int(msg.key()), time.perf_counter())
 
 
-def _reader(bootstrap: str, topic: str) -> Consumer:
-    consumer = kafka_client(Consumer, bootstrap, {"group.id": f"raw-lat-{uuid.uuid4().hex}", **CONSUMER})
-    consumer.assign([TopicPartition(topic, p, end) for p, end in _ends(consumer, topic).items()])
+def _reader(bootstrap: str, topic: str, subscribe: bool = False) -> Consumer:
+    """A consumer of ``topic`` from its end: assigned every partition, or a group member with the consumer protocol."""
+    group = {"group.id": f"raw-lat-{uuid.uuid4().hex}", **CONSUMER}
+    if not subscribe:
+        consumer = kafka_client(Consumer, bootstrap, group)
+        consumer.assign([TopicPartition(topic, p, end) for p, end in _ends(consumer, topic).items()])
+        return consumer
+    consumer = kafka_client(Consumer, bootstrap, {**group, "group.protocol": "consumer", "auto.offset.reset": "latest"})
+    consumer.subscribe([topic])
+    while not consumer.assignment():
+        consumer.poll(0.1)  # joins; nothing is published to the topic yet
     return consumer
 
 
-def _measure(bootstrap: str, write_to: str, read_from: str, rate: int, seconds: float, readers: int = 1) -> list[float]:
+def _measure(
+    bootstrap: str,
+    write_to: str,
+    read_from: str,
+    rate: int,
+    seconds: float,
+    readers: int = 1,
+    *,
+    headers: list[tuple[str, bytes]] | None = None,
+    subscribe: bool = False,
+) -> list[float]:
     """Latency to the last of ``readers`` consumers of ``rate * seconds`` records, after one unmeasured second."""
     seconds += 1.0
     total = int(rate * seconds)
-    consumers = [_reader(bootstrap, read_from) for _ in range(readers)]
+    consumers = [_reader(bootstrap, read_from, subscribe) for _ in range(readers)]
     producer = kafka_client(Producer, bootstrap, PRODUCER)
     producer.produce(write_to, b"warm", b"warm")  # the producer's connection and metadata, before the clock
     producer.flush(30)
@@ -83,7 +103,7 @@ def _measure(bootstrap: str, write_to: str, read_from: str, rate: int, seconds: 
     for thread in threads:
         thread.start()
     try:
-        sent = _paced(producer, write_to, rate, seconds)
+        sent = _paced(producer, write_to, rate, seconds, headers)
         for thread in threads:
             thread.join(timeout=30)
     finally:
@@ -95,11 +115,23 @@ def _measure(bootstrap: str, write_to: str, read_from: str, rate: int, seconds: 
     return [max(got[n] for got in seen) - sent[n] for n in range(rate, total) if all(n in got for got in seen)]
 
 
-def publish_to_consume(bootstrap: str, rate: int, seconds: float, partitions: int = 6) -> list[float]:
-    """Seconds from ``produce`` to the consumer's hand, for ``rate * seconds`` paced records."""
+def publish_to_consume(
+    bootstrap: str,
+    rate: int,
+    seconds: float,
+    partitions: int = 6,
+    *,
+    headers: list[tuple[str, bytes]] | None = None,
+    subscribe: bool = False,
+) -> list[float]:
+    """Seconds from ``produce`` to the consumer's hand, for ``rate * seconds`` paced records.
+
+    ``headers`` go on every record; ``subscribe`` makes the consumer a group member with the
+    consumer protocol (as agentflux's are) instead of assigning it the partitions.
+    """
     topic = f"bench.raw-latency-{uuid.uuid4().hex[:6]}.v1"
     create_topic(bootstrap, topic, partitions)
-    return _measure(bootstrap, topic, topic, rate, seconds)
+    return _measure(bootstrap, topic, topic, rate, seconds, headers=headers, subscribe=subscribe)
 
 
 def fan_out(bootstrap: str, readers: int, rate: int, seconds: float, partitions: int = 6) -> list[float]:
