@@ -39,18 +39,23 @@ class Numbered(BaseModel):
     id: int
 
 
+async def turn(start: float, n: int, rate: int, *, asyncio_pacing: bool) -> float:
+    """Wait until record ``n`` is due, by ``asyncio.sleep`` or by blocking ``time.sleep``; then the time."""
+    delay = start + n / rate - time.perf_counter()
+    if asyncio_pacing:
+        await asyncio.sleep(max(0.0, delay))
+    elif delay > 0:
+        time.sleep(delay)  # noqa: ASYNC251 - blocking the loop is the variant measured
+    return time.perf_counter()
+
+
 def bare(bootstrap: str, topic: str, rate: int, total: int, sent: Sent, *, asyncio_pacing: bool) -> None:
     producer = kafka_client(Producer, bootstrap, PRODUCER)
 
     async def paced() -> None:
         start = time.perf_counter()
         for n in range(total):
-            delay = start + n / rate - time.perf_counter()
-            if asyncio_pacing:
-                await asyncio.sleep(max(0.0, delay))
-            elif delay > 0:
-                time.sleep(delay)  # noqa: ASYNC251 - blocking the loop is the variant measured
-            sent[n] = time.perf_counter()
+            sent[n] = await turn(start, n, rate, asyncio_pacing=asyncio_pacing)
             producer.produce(topic, Numbered(id=n).model_dump_json().encode(), str(n).encode())
             producer.poll(0)
 
@@ -66,12 +71,7 @@ def agentflux(bootstrap: str, topic: str, rate: int, total: int, sent: Sent, *, 
         publisher.mark_ready([topic])
         start, pending = time.perf_counter(), []
         for n in range(total):
-            delay = start + n / rate - time.perf_counter()
-            if asyncio_pacing:
-                await asyncio.sleep(max(0.0, delay))
-            elif delay > 0:
-                time.sleep(delay)  # noqa: ASYNC251 - blocking the loop is the variant measured
-            sent[n] = time.perf_counter()
+            sent[n] = await turn(start, n, rate, asyncio_pacing=asyncio_pacing)
             envelope = Envelope.new(source="bench", type="bench.pacing")
             publish = publisher.publish(topic, Numbered(id=n), envelope=envelope, key=str(n))
             pending.append(asyncio.ensure_future(publish))
