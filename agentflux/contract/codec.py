@@ -62,7 +62,7 @@ def decode(value: bytes | None, tp: PayloadType) -> Any:
         try:
             return tp.model_validate_json(value)
         except ValidationError as exc:
-            raise PayloadDecodeError(_describe(exc, tp, value)) from exc
+            raise PayloadDecodeError(describe(exc, tp, value)) from exc
     data = parse_json(value)
     if not isinstance(data, tp):
         raise PayloadDecodeError(f"value is JSON {type(data).__name__}, expected {tp.__name__}")
@@ -77,7 +77,7 @@ def parse_json(value: bytes) -> Any:
         raise PayloadDecodeError(f"value is not valid JSON: {exc} (first bytes: {value[:40]!r})") from exc
 
 
-def _describe(exc: ValidationError, tp: type[BaseModel], value: bytes) -> str:
+def describe(exc: ValidationError, tp: type[BaseModel], value: bytes) -> str:
     errors = exc.errors(include_url=False)
     if errors and errors[0]["type"] == "json_invalid":
         return f"value is not valid JSON: {errors[0]['msg']} (first bytes: {value[:40]!r})"

@@ -8,7 +8,8 @@ httpx, mcp) are translated at the boundary with ``raise ... from exc``.
 
     AgentfluxError
     ├── ConfigError (ValueError)            bad settings or declarations
-    │   └── TopicNameError                  a topic outside the topic contract
+    │   ├── TopicNameError                  a topic outside the topic contract
+    │   └── SchemaIncompatible              a model the registry's compatibility rule refuses
     ├── LocalKafkaError (RuntimeError)      the embedded broker cannot be fetched or run
     ├── TransportError                      Kafka client failures
     │   ├── BrokerUnavailable               no broker answers at the bootstrap address
@@ -19,6 +20,7 @@ httpx, mcp) are translated at the boundary with ``raise ... from exc``.
     ├── InvalidMessage (ValueError)         a record that can never be handled (permanent)
     │   ├── PayloadDecodeError              not valid JSON / not the declared model
     │   └── EnvelopeError                   malformed CloudEvents or trace headers
+    ├── SchemaRegistryUnavailable           the schema registry did not answer (transient)
     ├── HandlerOutcome                      control flow raised by handlers
     │   ├── Retry                           try again later (transient)
     │   └── Reject                          never retry; dead-letter now (permanent)
@@ -54,6 +56,16 @@ class ConfigError(AgentfluxError, ValueError):
 
 class TopicNameError(ConfigError):
     """A topic name outside the topic contract."""
+
+
+class SchemaIncompatible(ConfigError):
+    """A payload model breaks its subject's compatibility rule; the message names topic, field and rule."""
+
+
+class SchemaRegistryUnavailable(AgentfluxError):
+    """The schema registry did not answer. A consumer waits for it; a producer cannot start without it."""
+
+    transient = True
 
 
 class LocalKafkaError(AgentfluxError, RuntimeError):

@@ -8,8 +8,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
+from agentflux.contract.schemas import record_name
 from agentflux.contract.topics import event_type, task_requests_topic
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
@@ -132,6 +135,10 @@ class Context:
         each observation into a separate request uses it.
         """
         envelope = self.caused_envelope(topic)
+        payloads = self.services.publisher.payloads
+        if isinstance(payload, BaseModel) and payloads is not None and payloads.format_of(topic).several_types:
+            # On a topic of several record types, ce_type names the type: "{domain}.{event}.{RecordName}".
+            envelope = envelope.with_(type=f"{envelope.type}.{record_name(type(payload))}")
         if new_correlation:
             fresh = Envelope.new(source=self.agent, type=envelope.type)
             envelope = envelope.with_(id=fresh.id, correlation_id=fresh.id, traceparent=fresh.traceparent)

@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel
+
 from agentflux.contract.errors import ConfigError
-from agentflux.contract.topics import TopicSpec, validate_skill_id, validate_topic
+from agentflux.contract.schemas import (
+    DEFAULT_COMPATIBILITY,
+    Format,
+    SubjectStrategy,
+    TopicFormat,
+    check_format,
+    record_name,
+)
+from agentflux.contract.topics import TopicSpec, is_reserved, validate_skill_id, validate_topic
 from agentflux.runtime.handlers import (
     WORKING_AFTER,
     Handler,
@@ -52,6 +62,7 @@ class Agent:
     handlers: list[Handler] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     skills: list[Skill] = field(default_factory=list)
+    _types: dict[str, dict[str, tuple[Handler, Any]] | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         validate_skill_id(self.name)
@@ -74,23 +85,48 @@ class Agent:
         """Subscribe the decorated function to ``topic``; its first parameter's type is the payload.
 
         ``retry`` and ``timeout`` (seconds per attempt, None for none) default to the agent's.
+        A topic that carries several record types may have one handler per
+        type (each annotated with its model), or one handler whose payload is
+        a union of models; records are dispatched by their type (see
+        ``record_types``), never by trying each model in turn.
         """
         validate_topic(topic)
-        if any(h.topic == topic for h in self.handlers):
-            raise ConfigError(f"agent {self.name!r} already has a handler for {topic!r}")
         limit = self._timeout(timeout, f"handler for {topic!r}")
 
         def register(fn: HandlerFn) -> Handler:
-            payload = payload_type(fn, f"handler {fn.__qualname__} for {topic!r}")
+            where = f"handler {fn.__qualname__} for {topic!r}"
+            payload = payload_type(fn, where)
             handler = Handler(self, topic, fn, payload, retry or self.retry, limit)
+            others = [h for h in self.handlers if h.topic == topic]
+            if others:
+                taken = {name for h in others for name in _typed(h)}
+                mine = set(_typed(handler))
+                if not mine or any(not _typed(h) for h in others) or mine & taken:
+                    raise ConfigError(
+                        f"agent {self.name!r} already has a handler for {topic!r}; several handlers of one topic "
+                        "must each take other pydantic models (record types)"
+                    )
             self.handlers.append(handler)
+            self._types.pop(topic, None)
             return handler
 
         return register
 
     @property
     def topics(self) -> list[str]:
-        return [h.topic for h in self.handlers]
+        return list(dict.fromkeys(h.topic for h in self.handlers))
+
+    def record_types(self, topic: str) -> dict[str, tuple[Handler, Any]] | None:
+        """Record name → (handler, model) for a topic with several types; None for a topic with one handler of one type.
+
+        A record's type is the record name of the schema it was written with
+        (registry formats) or the last part of its ``ce_type`` (JSON).
+        """
+        if topic not in self._types:
+            mine = [h for h in self.handlers if h.topic == topic]
+            several = len(mine) > 1 or any(h.types for h in mine)
+            self._types[topic] = {n: (h, m) for h in mine for n, m in _typed(h).items()} if several else None
+        return self._types[topic]
 
     def skill(
         self,
@@ -161,6 +197,12 @@ class AgentApp:
 
     ``bootstrap_servers`` may be omitted: ``agentflux run`` then takes it from
     ``AGENTFLUX_BOOTSTRAP_SERVERS`` or the embedded broker (see KafkaSettings).
+
+    ``format`` is the payload format of the app's event topics (``json``,
+    ``avro`` or ``json-schema``; see ``agentflux.contract.schemas``), which
+    ``app.topic(name, format=...)`` overrides per topic. The runtime's own
+    topics (``agent.*``) are JSON whatever it says. ``schema_registry_url``
+    defaults to ``AGENTFLUX_SCHEMA_REGISTRY_URL``, then the embedded registry.
     """
 
     def __init__(
@@ -170,13 +212,18 @@ class AgentApp:
         bootstrap_servers: str | None = None,
         default_partitions: int = 6,
         max_message_bytes: int = 1_000_000,
+        format: Format = "json",
+        schema_registry_url: str | None = None,
     ) -> None:
         self.name = validate_skill_id(name)
         self.bootstrap_servers = bootstrap_servers
         self.default_partitions = default_partitions
         self.max_message_bytes = max_message_bytes
+        self.format: Format = check_format(format, f"app {name!r}")
+        self.schema_registry_url = schema_registry_url
         self.agents: dict[str, Agent] = {}
         self.topics: dict[str, TopicSpec] = {}
+        self.formats: dict[str, TopicFormat] = {}
         self.tool_servers: dict[str, Any] = {}
 
     def agent(
@@ -210,11 +257,52 @@ class AgentApp:
         self.tool_servers[spec.name] = spec
         return spec
 
-    def topic(self, name: str, **spec: Any) -> TopicSpec:
-        """Declare how ``name`` is provisioned (partitions, retention_ms, cleanup_policy, config)."""
+    def topic(
+        self,
+        name: str,
+        *,
+        format: Format | None = None,
+        types: Iterable[type[BaseModel]] = (),
+        subjects: SubjectStrategy = "topic",
+        compatibility: str = DEFAULT_COMPATIBILITY,
+        **spec: Any,
+    ) -> TopicSpec:
+        """Declare how ``name`` is provisioned (partitions, retention_ms, cleanup_policy, config) and written.
+
+        ``format`` overrides the app's format for this topic. ``types`` are the
+        payload models it carries: the ones ``agentflux schema check`` compares
+        with the registry, and whose compatibility an agent that ``publishes``
+        the topic checks before it starts. ``subjects`` is the subject name
+        strategy (``topic``, ``topic-record`` or ``record``) and
+        ``compatibility`` the rule (BACKWARD by default).
+        """
         declared = TopicSpec(name, **spec)
         self.topics[name] = declared
+        self.formats[name] = TopicFormat(
+            name,
+            format or self.format,
+            tuple(types),
+            subjects,
+            compatibility,
+        )
         return declared
+
+    def format_of(self, topic: str) -> TopicFormat:
+        """How ``topic``'s values are written: as declared, else in the app's format (JSON for ``agent.*``)."""
+        found = self.formats.get(topic)
+        if found is not None:
+            return found
+        if is_reserved(topic) or self.format == "json":
+            return TopicFormat(topic)
+        models = {
+            record_name(m): m
+            for a in self.agents.values()
+            for h in a.handlers
+            if h.topic == topic
+            for m in _typed(h).values()
+        }
+        several = len(models) > 1
+        return TopicFormat(topic, self.format, tuple(models.values()), "topic-record" if several else "topic")
 
     def topic_spec(self, name: str) -> TopicSpec:
         """The declared spec for ``name``, or the app's default one."""
@@ -232,6 +320,14 @@ class AgentApp:
         if unknown:
             raise ConfigError(f"unknown agent(s) {unknown}; this app declares {sorted(self.agents)}")
         return [self.agents[n] for n in names]
+
+
+def _typed(handler: Handler) -> dict[str, Any]:
+    """The record types ``handler`` takes by record name; empty when it takes dict, list, str or bytes."""
+    if handler.types:
+        return dict(handler.types)
+    tp = handler.payload_type
+    return {record_name(tp): tp} if isinstance(tp, type) and issubclass(tp, BaseModel) else {}
 
 
 def _check_timeout(timeout: float | None, where: str) -> float | None:

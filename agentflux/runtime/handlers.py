@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 
 from agentflux.contract.codec import PayloadType, check_payload_type
 from agentflux.contract.errors import ConfigError
+from agentflux.contract.schemas import record_name
 from agentflux.contract.topics import task_requests_topic, task_results_topic, validate_skill_id
 from agentflux.runtime.retry import DEFAULT_HANDLER_TIMEOUT, RetryPolicy, Watchdog
 from agentflux.transport.health import ClusterWatch
@@ -68,6 +70,13 @@ class Handler:
     payload_type: PayloadType
     retry: RetryPolicy
     timeout: float | None = DEFAULT_HANDLER_TIMEOUT
+    types: dict[str, type[BaseModel]] = field(default_factory=dict)
+    """The record types it handles by record name; empty for a handler of a topic's one type."""
+
+    def __post_init__(self) -> None:
+        members = typing.get_args(self.payload_type) if _is_union(self.payload_type) else ()
+        if members:
+            self.types = {record_name(m): m for m in members}
 
     async def __call__(self, payload: Any, ctx: Context) -> Any:
         return await self.fn(payload, ctx)
@@ -187,11 +196,28 @@ def signature(fn: Callable[..., Any], where: str, params: tuple[str, ...], *, hi
 
 
 def payload_type(fn: HandlerFn, where: str) -> PayloadType:
-    """The payload type of an event handler (its first parameter's annotation)."""
+    """The payload type of an event handler (its first parameter's annotation).
+
+    A union of pydantic models (``PriceChanged | StockChanged``) is a handler
+    for several record types of one topic, given each record as its own type.
+    """
     hints = signature(fn, where, ("payload", "ctx"))
-    if hints["payload"] is None:
+    tp = hints["payload"]
+    if tp is None:
         raise ConfigError(f"{where}: annotate the first parameter with the payload model")
-    return check_payload_type(hints["payload"], where)
+    if _is_union(tp):
+        members = typing.get_args(tp)
+        if not all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            raise ConfigError(f"{where}: a union payload must be a union of pydantic BaseModel subclasses; got {tp!r}")
+        names = [record_name(m) for m in members]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}: two models of the union share a record name: {', '.join(names)}")
+        return tp  # type: ignore[no-any-return]
+    return check_payload_type(tp, where)
+
+
+def _is_union(tp: object) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
 
 def skill_models(fn: SkillFn, skill_id: str) -> tuple[type[BaseModel], type[BaseModel]]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import InvalidMessage
+from agentflux.contract.errors import InvalidMessage, SchemaRegistryUnavailable
+from agentflux.contract.payloads import Payloads
 from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
@@ -45,6 +48,11 @@ def read_envelope(record: Record, max_bytes: int, noted: set[str] | None = None)
     return envelope
 
 
+def _type_of(ce_type: str | None) -> str | None:
+    """The record type a JSON record's ``ce_type`` names: its last dotted part."""
+    return ce_type.rsplit(".", 1)[-1] if ce_type else None
+
+
 def unreadable(exc: Exception) -> InvalidMessage:
     """Whatever reading a record raised, as the permanent error its dead letter names."""
     if isinstance(exc, InvalidMessage):
@@ -65,7 +73,9 @@ class EventProcessor:
     def __init__(self, agent: Agent, services: Services, *, max_message_bytes: int) -> None:
         self.agent = agent
         self.services = services
+        self.payloads = services.publisher.payloads
         self.max_message_bytes = max_message_bytes
+        self.skipped: Counter[tuple[str, str]] = Counter()  # (topic, record type) no handler of this agent takes
         self.dead_letters = DeadLetterWriter(
             services.publisher.transport, group=agent.group_id, agent=agent.name, max_bytes=max_message_bytes
         )
@@ -76,13 +86,64 @@ class EventProcessor:
         handler = self.agent.handler_for(record.topic)
         if handler is None:  # subscribed through a pattern or a stale subscription
             return
+        payloads = self.payloads
         try:
             envelope = read_envelope(record, self.max_message_bytes, self.noted)
-            payload = decode(record.value, handler.payload_type)
+            if payloads is None or not payloads.registered(record.topic):
+                types = self.agent.record_types(record.topic)
+                if types is not None:
+                    chosen = self._choose(types, record, _type_of(envelope.type))
+                    if chosen is None:
+                        return
+                    handler, tp = chosen
+                    payload = decode(record.value, tp)
+                else:
+                    payload = decode(record.value, handler.payload_type)
+            else:
+                found = await self._decode_registered(payloads, handler, record, envelope)
+                if found is None:
+                    return
+                handler, payload = found
         except Exception as exc:  # any input at all: a dead letter, never a crash
             await self.dead_letters.send(record, 0, unreadable(exc))
             return
         await self._run(handler, record, envelope, payload)
+
+    async def _decode_registered(
+        self, payloads: Payloads, handler: Handler, record: Record, envelope: Envelope
+    ) -> tuple[Handler, Any] | None:
+        """Decode a registry-format record, waiting out a registry that does not answer (the partition waits)."""
+        delay = 0.5
+        while True:
+            try:
+                types = self.agent.record_types(record.topic)
+                tp: Any = handler.payload_type
+                if types is not None:
+                    name = await payloads.writer_type(record.topic, record.value) or _type_of(envelope.type)
+                    chosen = self._choose(types, record, name)
+                    if chosen is None:
+                        return None
+                    handler, tp = chosen
+                return handler, await payloads.decode(record.topic, record.value, tp)
+            except SchemaRegistryUnavailable as exc:
+                log.warning("%s: %s; retrying in %.1f s (the partition waits)", self.agent.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _choose(
+        self, types: dict[str, tuple[Handler, Any]], record: Record, name: str | None
+    ) -> tuple[Handler, Any] | None:
+        """The handler and model for a record of type ``name``; None (skipped, counted) for a type it does not take."""
+        found = types.get(name or "")
+        if found is None:
+            key = (record.topic, name or "(no type)")
+            self.skipped[key] += 1
+            log.log(
+                logging.INFO if self.skipped[key] == 1 else logging.DEBUG,
+                "%s: skipped %s, of type %s, which no handler of this agent takes (committed, not dead-lettered)",
+                self.agent.name, record.ref, key[1],
+            )  # fmt: skip
+        return found
 
     async def _run(self, handler: Handler, record: Record, envelope: Envelope, payload: Any) -> None:
         def context(number: int) -> Context:

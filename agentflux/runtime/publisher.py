@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
+from agentflux.contract.payloads import Payloads
 from agentflux.contract.topics import TopicSpec, validate_topic
 from agentflux.transport.base import Ack, Transport
 
@@ -21,12 +22,18 @@ class Publisher:
     The first publish to a topic this process has not seen provisions it from
     ``spec_for`` (the app's declaration or default), so a topic is never
     written before it exists, even on clusters without auto-creation.
+    Payloads are encoded by ``payloads`` (JSON when None): a topic in a
+    registry format gets the Confluent wire format.
     """
 
-    def __init__(self, transport: Transport, spec_for: Callable[[str], TopicSpec]) -> None:
+    def __init__(
+        self, transport: Transport, spec_for: Callable[[str], TopicSpec], payloads: Payloads | None = None
+    ) -> None:
         self.transport = transport
+        self.payloads = payloads
         self._spec_for = spec_for
         self._ready: set[str] = set()
+        self._registered: dict[str, bool] = {}
         self._lock = asyncio.Lock()
 
     def mark_ready(self, topics: list[str]) -> None:
@@ -49,4 +56,15 @@ class Publisher:
         if topic not in self._ready:
             validate_topic(topic)
             await self._provision(topic)
-        return await self.transport.publish(topic, encode(payload), key=key_bytes(key), headers=envelope.to_headers())
+        value = await self.encode(topic, payload)
+        return await self.transport.publish(topic, value, key=key_bytes(key), headers=envelope.to_headers())
+
+    async def encode(self, topic: str, payload: object) -> bytes:
+        """``payload`` as ``topic``'s record value (JSON, or the registry's wire format)."""
+        registered = self._registered.get(topic)
+        if registered is None:
+            registered = self._registered[topic] = self.payloads is not None and self.payloads.registered(topic)
+        if registered:
+            assert self.payloads is not None
+            return await self.payloads.encode(topic, payload)
+        return encode(payload)

@@ -9,8 +9,11 @@ import signal
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from agentflux.contract import compat
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import LifecycleError
+from agentflux.contract.errors import LifecycleError, SchemaIncompatible
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.registry import Registry
 from agentflux.contract.topics import TopicSpec, reserved_specs
 from agentflux.runtime.context import Context, Services, ToolProvider
 from agentflux.runtime.declarations import Agent, AgentApp
@@ -43,6 +46,46 @@ def kafka_transport(
         max_message_bytes=app.max_message_bytes,
         connect_timeout=connect_timeout,
     )
+
+
+def schema_registry(app: AgentApp, transport: Transport) -> Registry | None:
+    """The registry client for ``app``: its own URL, else the transport's settings (env, embedded registry)."""
+    settings = getattr(transport, "settings", None)
+    url = app.schema_registry_url or getattr(settings, "schema_registry_url", None)
+    config = getattr(settings, "schema_registry_config", None) or {}
+    return Registry(url, config) if url else None
+
+
+async def check_published_schemas(agents: Iterable[Agent], payloads: Payloads) -> None:
+    """Refuse to start an agent whose models break the compatibility rule of a topic it ``publishes``.
+
+    For each registry-format topic an agent declares in ``publishes`` and each
+    model the topic declares (``app.topic(name, types=...)``), the registry
+    compares the model's schema with the subject's latest version. A subject
+    with no versions yet gets the topic's rule now, before its first schema.
+    Raises ``SchemaIncompatible`` with the same message as ``agentflux schema
+    check``, or ``SchemaRegistryUnavailable`` when the registry does not answer.
+    """
+    if payloads.registry is None:
+        registered = [t for a in agents for t in a.publishes if payloads.registered(t)]
+        if registered:
+            payloads.registry_for(registered[0])  # raises the ConfigError saying how to configure one
+        return
+    seen: set[tuple[str, str]] = set()
+    for agent in agents:
+        for topic in agent.publishes:
+            fmt = payloads.format_of(topic)
+            if not fmt.registered:
+                continue
+            for model in fmt.types:
+                if (topic, model.__qualname__) in seen:
+                    continue
+                seen.add((topic, model.__qualname__))
+                verdict = await compat.check(payloads.registry, fmt, model)
+                if not verdict.ok:
+                    raise SchemaIncompatible(f"agent {agent.name!r} cannot start: {verdict.message()}")
+                if verdict.outcome == "new":
+                    await payloads.prepare_subject(fmt, model)
 
 
 class RunnerPlugin(Protocol):
@@ -82,8 +125,11 @@ class AppRunner:
         self.plugins = list(plugins)
         self.agents: list[Agent] = app.select(agents)
         self.transport = transport
+        self.payloads = Payloads(app.format_of, schema_registry(app, transport))
         self.services = Services(
-            Publisher(transport, app.topic_spec), tools, requester=Requester(transport, lookup=app.find_skill)
+            Publisher(transport, app.topic_spec, self.payloads),
+            tools,
+            requester=Requester(transport, lookup=app.find_skill),
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []
@@ -103,6 +149,7 @@ class AppRunner:
         if self._started:
             return
         self._started = True
+        await check_published_schemas(self.agents, self.payloads)
         await self.transport.start()
         specs = self.topic_specs()
         await self.transport.ensure_topics(specs)
@@ -159,6 +206,7 @@ class AppRunner:
             await tools_close()
         if self.services.requester is not None:
             await self.services.requester.close()
+        await self.payloads.close()
         await self.transport.close()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

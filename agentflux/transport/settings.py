@@ -6,7 +6,9 @@ Resolution order for the bootstrap address: the explicit argument, then
 through to librdkafka: in code as ``client_config``, or from the environment as
 ``AGENTFLUX_KAFKA_<OPTION>`` with dots written as underscores, for example
 ``AGENTFLUX_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` or
-``AGENTFLUX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512``.
+``AGENTFLUX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512``. The schema registry is
+``AGENTFLUX_SCHEMA_REGISTRY_URL``, its client options
+``AGENTFLUX_SCHEMA_REGISTRY_<OPTION>`` (see ``agentflux.contract.registry``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agentflux.contract.errors import ConfigError
+from agentflux.contract.registry import env_registry_config
 
 ENV_BOOTSTRAP = "AGENTFLUX_BOOTSTRAP_SERVERS"
 ENV_PREFIX = "AGENTFLUX_KAFKA_"
@@ -41,6 +44,7 @@ class KafkaSettings:
     producer_config: Mapping[str, str] = field(default_factory=dict)
     consumer_config: Mapping[str, str] = field(default_factory=dict)
     schema_registry_url: str | None = None
+    schema_registry_config: Mapping[str, str] = field(default_factory=dict)
     max_message_bytes: int = 1_000_000
     linger_ms: float = 1.0
     connect_timeout: float | None = 10.0
@@ -56,6 +60,8 @@ class KafkaSettings:
             )
         client = {**env_client_config(), **dict(options.pop("client_config", {}) or {})}  # type: ignore[call-overload]
         options.setdefault("schema_registry_url", os.environ.get(ENV_REGISTRY))
+        registry = {k: v for k, v in env_registry_config().items() if k != "url"}
+        options["schema_registry_config"] = {**registry, **dict(options.get("schema_registry_config") or {})}  # type: ignore[call-overload]
         return cls(bootstrap_servers=servers, client_config=client, **options)  # type: ignore[arg-type]
 
     def base_config(self) -> dict[str, str]:

@@ -1,0 +1,280 @@
+"""Payloads on the wire, per topic: plain JSON, or Avro / JSON Schema through a schema registry.
+
+``Payloads`` is the one place that turns a payload into a record value and
+back. For a ``json`` topic it is ``codec.encode``/``codec.decode``. For an
+``avro`` or ``json-schema`` topic it uses confluent-kafka's serializers: a
+producer registers (or finds) the schema of the payload's model under the
+topic's subject and writes the Confluent wire format; a consumer reads the
+writer's schema by the record's id and decodes into the handler's model (the
+reader), so producers and consumers on different versions of a model work
+together within the compatibility rule.
+
+A registry topic's record is read by its first byte:
+
+* ``0x00``: the Confluent wire format;
+* ``{`` or ``[`` (after any whitespace): plain JSON, as written before the topic
+  moved to the registry format, decoded as on a ``json`` topic;
+* anything else: ``PayloadDecodeError`` naming the byte.
+
+An unknown schema id, bytes that do not match their schema, and a writer schema
+the reader's model cannot read are ``PayloadDecodeError`` too (dead letters).
+A registry that cannot be reached is ``SchemaRegistryUnavailable`` (transient).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from agentflux.contract import codec
+from agentflux.contract.errors import ConfigError, PayloadDecodeError, SchemaRegistryUnavailable
+from agentflux.contract.registry import NOT_FOUND_CODES, Registry
+from agentflux.contract.schemas import SCHEMA_TYPES, TopicFormat, record_name, schema_text, writer_name
+
+if TYPE_CHECKING:
+    from confluent_kafka.serialization import SerializationContext
+
+MAGIC = 0
+_JSON_STARTS = frozenset(b"{[ \t\r\n")
+Serializer = Callable[[Any, "SerializationContext"], Any]
+
+
+class Payloads:
+    """Encodes and decodes the payloads of an app's topics, each by its ``TopicFormat``.
+
+    ``format_of(topic)`` gives a topic's format (``json`` unless declared).
+    A registry format needs ``registry``; without one, using such a topic
+    raises ``ConfigError`` saying how to configure it.
+    """
+
+    def __init__(self, format_of: Callable[[str], TopicFormat], registry: Registry | None = None) -> None:
+        self.format_of = format_of
+        self.registry = registry
+        self._serializers: dict[tuple[str, str], Serializer] = {}
+        self._deserializers: dict[tuple[str, object], Serializer] = {}
+
+    def registered(self, topic: str) -> bool:
+        """True when ``topic``'s values go through the registry."""
+        return self.format_of(topic).registered
+
+    def registry_for(self, topic: str) -> Registry:
+        if self.registry is None:
+            raise ConfigError(
+                f"topic {topic!r} is declared {self.format_of(topic).format} but no schema registry is configured: "
+                "start one with `agentflux up`, or set AGENTFLUX_SCHEMA_REGISTRY_URL"
+            )
+        return self.registry
+
+    # -- encoding ---------------------------------------------------------------------------------------
+
+    async def encode(self, topic: str, payload: object, model: type[BaseModel] | None = None) -> bytes:
+        """The record value for ``payload`` on ``topic``.
+
+        On a registry topic the payload is a pydantic model, or a dict that
+        ``model`` (or the topic's one declared type) validates. A dict with
+        neither is written with the subject's latest registered schema.
+        """
+        fmt = self.format_of(topic)
+        if not fmt.registered:
+            return codec.encode(payload)
+        if not isinstance(payload, BaseModel):
+            model = model or (fmt.types[0] if len(fmt.types) == 1 else None)
+            if model is not None:
+                try:
+                    payload = model.model_validate(payload)
+                except ValidationError as exc:
+                    raise PayloadDecodeError(f"payload for {topic!r} does not match {model.__name__}: {exc}") from exc
+        serialize = await self._serializer(fmt, payload)
+        value: bytes = await self._run(topic, "encode", serialize, payload)
+        return value
+
+    async def _serializer(self, fmt: TopicFormat, payload: object) -> Serializer:
+        model = type(payload) if isinstance(payload, BaseModel) else None
+        key = (fmt.topic, record_name(model) if model else "")
+        found = self._serializers.get(key)
+        if found is None:
+            found = await self._make_serializer(fmt, model)
+            self._serializers[key] = found
+        return found
+
+    async def _make_serializer(self, fmt: TopicFormat, model: type[BaseModel] | None) -> Serializer:
+        from confluent_kafka.schema_registry._async.avro import AsyncAvroSerializer
+        from confluent_kafka.schema_registry._async.json_schema import AsyncJSONSerializer
+
+        registry = self.registry_for(fmt.topic)
+        if model is None:  # a dict without a model: the subject's latest schema writes it
+            if fmt.subjects != "topic":
+                raise ConfigError(
+                    f"topic {fmt.topic!r} carries several record types: publish a pydantic model, not a dict"
+                )
+            schema, to_dict = None, None
+            conf: dict[str, Any] = {"auto.register.schemas": False, "use.latest.version": True}
+        else:
+            schema = schema_text(fmt.format, model)
+            to_dict = _dumper(model)
+            conf = {"auto.register.schemas": True}
+            await self.prepare_subject(fmt, model)
+        subject = fmt.subject(model) if model else fmt.subject("")
+        conf["subject.name.strategy"] = lambda ctx, name: subject
+        serializer: Serializer
+        if fmt.format == "avro":
+            serializer = await self._call(fmt.topic, AsyncAvroSerializer(registry.client, schema, to_dict, conf))
+        else:
+            json_conf = {**conf, "validate": False}  # pydantic validated it already
+            serializer = await self._call(fmt.topic, AsyncJSONSerializer(schema, registry.client, to_dict, json_conf))
+        return serializer
+
+    async def prepare_subject(self, fmt: TopicFormat, model: type[BaseModel]) -> None:
+        """Give a subject with no versions yet the topic's compatibility rule, before its first schema."""
+        registry = self.registry_for(fmt.topic)
+        subject = fmt.subject(model)
+        if not await registry.versions(subject) and await registry.compatibility(subject) != fmt.compatibility:
+            await registry.set_compatibility(subject, fmt.compatibility)
+
+    # -- decoding ---------------------------------------------------------------------------------------
+
+    def decode_json(self, value: bytes | None, tp: type[Any]) -> Any:
+        return codec.decode(value, tp)
+
+    async def decode(self, topic: str, value: bytes | None, tp: type[Any]) -> Any:
+        """``value`` as ``tp``; PayloadDecodeError with the reason, SchemaRegistryUnavailable when unreachable."""
+        fmt = self.format_of(topic)
+        if not fmt.registered or tp is bytes or not value or value[0] in _JSON_STARTS:
+            return codec.decode(value, tp)
+        if value[0] != MAGIC:
+            raise PayloadDecodeError(
+                f"wrong magic byte 0x{value[0]:02x}: a {fmt.format} record on {topic!r} starts with 0x00 "
+                "(the Confluent wire format), or is plain JSON"
+            )
+        if len(value) < 6:
+            raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")
+        deserialize = await self._deserializer(fmt, tp)
+        return await self._run(topic, "decode", deserialize, value)
+
+    async def writer_type(self, topic: str, value: bytes | None) -> str | None:
+        """The record name of the schema ``value`` was written with (None for JSON records)."""
+        if not value or value[0] != MAGIC or len(value) < 6:
+            return None
+        (schema_id,) = struct.unpack(">I", value[1:5])
+        registry = self.registry_for(topic)
+        try:
+            schema = await registry.schema(schema_id)
+        except SchemaRegistryUnavailable:
+            raise
+        except Exception as exc:
+            raise _decode_error(exc, topic, value) from exc
+        return writer_name(schema.schema_type or "AVRO", schema.schema_str or "")
+
+    async def _deserializer(self, fmt: TopicFormat, tp: type[Any]) -> Serializer:
+        found = self._deserializers.get((fmt.topic, tp))
+        if found is None:
+            found = await self._make_deserializer(fmt, tp)
+            self._deserializers[(fmt.topic, tp)] = found
+        return found
+
+    async def _make_deserializer(self, fmt: TopicFormat, tp: type[Any]) -> Serializer:
+        from confluent_kafka.schema_registry._async.avro import AsyncAvroDeserializer
+        from confluent_kafka.schema_registry._async.json_schema import AsyncJSONDeserializer
+
+        registry = self.registry_for(fmt.topic)
+        model = tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+        reader = schema_text(fmt.format, model) if model else None
+        from_dict = _loader(model) if model else _raw(tp)
+        deserializer: Serializer
+        if fmt.format == "avro":
+            deserializer = await self._call(fmt.topic, AsyncAvroDeserializer(registry.client, reader, from_dict))
+        else:
+            conf = {"validate": False}
+            deserializer = await self._call(fmt.topic, AsyncJSONDeserializer(reader, from_dict, registry.client, conf))
+        return deserializer
+
+    async def _call(self, topic: str, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except SchemaRegistryUnavailable:
+            raise
+        except Exception as exc:
+            raise _config_error(exc, topic) from exc
+
+    async def _run(self, topic: str, what: str, fn: Serializer, value: Any) -> Any:
+        from confluent_kafka.serialization import MessageField, SerializationContext
+
+        registry = self.registry_for(topic)
+        try:
+            return await registry.call(
+                f"{what} on {topic}", lambda: fn(value, SerializationContext(topic, MessageField.VALUE))
+            )
+        except SchemaRegistryUnavailable:
+            raise
+        except PayloadDecodeError:
+            raise
+        except Exception as exc:
+            if what == "encode":
+                raise _config_error(exc, topic) from exc
+            raise _decode_error(exc, topic, value) from exc
+
+    async def close(self) -> None:
+        if self.registry is not None:
+            await self.registry.close()
+
+
+def _dumper(model: type[BaseModel]) -> Callable[[Any, Any], dict[str, Any]]:
+    def to_dict(obj: Any, ctx: Any) -> dict[str, Any]:
+        return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else dict(obj)
+
+    return to_dict
+
+
+def _loader(model: type[BaseModel]) -> Callable[[Any, Any], BaseModel]:
+    def from_dict(data: Any, ctx: Any) -> BaseModel:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise PayloadDecodeError(codec.describe(exc, model, b"")) from exc
+
+    return from_dict
+
+
+def _raw(tp: type[Any]) -> Callable[[Any, Any], Any]:
+    def from_dict(data: Any, ctx: Any) -> Any:
+        if tp in (dict, list) and not isinstance(data, tp):
+            raise PayloadDecodeError(f"value is {type(data).__name__}, expected {tp.__name__}")
+        return data
+
+    return from_dict
+
+
+def _decode_error(exc: Exception, topic: str, value: bytes) -> PayloadDecodeError:
+    code = getattr(exc, "error_code", None)
+    if code in NOT_FOUND_CODES or getattr(exc, "http_status_code", None) == 404:
+        (schema_id,) = struct.unpack(">I", value[1:5])
+        return PayloadDecodeError(f"unknown schema id {schema_id}: the registry has no such schema ({topic!r})")
+    (schema_id,) = struct.unpack(">I", value[1:5]) if len(value) >= 5 else (-1,)
+    reason = str(exc)
+    if type(exc).__name__ == "SchemaResolutionError":
+        reason = "the writer's schema cannot be read with the reader's (incompatible record name or field types)"
+    elif isinstance(exc, (EOFError, StopIteration, IndexError)) or not reason:
+        reason = "the bytes end before the schema's fields do"
+    return PayloadDecodeError(
+        f"value does not match its schema (id {schema_id}) on {topic!r}: {type(exc).__name__}: {reason[:300]}"
+    )
+
+
+def _config_error(exc: Exception, topic: str) -> ConfigError:
+    return ConfigError(
+        f"cannot encode a payload for {topic!r} through the schema registry: {type(exc).__name__}: {exc}"
+    )
+
+
+def schema_of(fmt: TopicFormat, model: type[BaseModel]) -> Any:
+    """The confluent-kafka ``Schema`` of ``model`` in the topic's format."""
+    from confluent_kafka.schema_registry import Schema
+
+    return Schema(schema_text(fmt.format, model), SCHEMA_TYPES[fmt.format])
+
+
+def registered_formats(formats: Iterable[TopicFormat]) -> list[TopicFormat]:
+    return [f for f in formats if f.registered]
