@@ -26,6 +26,7 @@ from agentflux.cli import (
     mcp_cmds,
     new_cmd,
     run_cmd,
+    schema_cmds,
     streams_cmds,
     topic_cmds,
 )
@@ -42,6 +43,7 @@ app.add_typer(dlq_cmds.dlq, name="dlq")
 app.add_typer(demo_cmds.demo, name="demo")
 app.add_typer(mcp_cmds.mcp, name="mcp")
 app.add_typer(streams_cmds.streams, name="streams")
+app.add_typer(schema_cmds.schema, name="schema")
 a2a_cmds.register(app)
 
 DEBUG_FLAG = "--debug"

@@ -167,3 +167,19 @@ def _readable(writer: Any, reader: Any) -> bool:
 def _show(tp: Any) -> str:
     names = sorted(_names(tp))
     return names[0] if len(names) == 1 else " | ".join(names)
+
+
+def field_changes(fmt: str, old: str, new: str) -> list[str]:
+    """The field-level changes from ``old`` to ``new``: ``+`` added, ``-`` removed, ``~`` changed."""
+    old_fields, new_fields = _fields(fmt, old), _fields(fmt, new)
+    changes = []
+    for name, field in new_fields.items():
+        before = old_fields.get(name)
+        if before is None:
+            changes.append(f"+ {name}: {_show(field.type)}{'' if field.optional else ' (no default)'}")
+        elif _names(before.type) != _names(field.type) or before.optional != field.optional:
+            was = f"{_show(before.type)}{'' if before.optional else ' (no default)'}"
+            now = f"{_show(field.type)}{'' if field.optional else ' (no default)'}"
+            changes.append(f"~ {name}: {was} → {now}")
+    changes.extend(f"- {name}: {_show(f.type)}" for name, f in old_fields.items() if name not in new_fields)
+    return changes

@@ -51,10 +51,18 @@ class Payloads:
     """
 
     def __init__(self, format_of: Callable[[str], TopicFormat], registry: Registry | None = None) -> None:
-        self.format_of = format_of
+        self._format_of = format_of
+        self._formats: dict[str, TopicFormat] = {}
         self.registry = registry
         self._serializers: dict[tuple[str, str], Serializer] = {}
         self._deserializers: dict[tuple[str, object], Serializer] = {}
+
+    def format_of(self, topic: str) -> TopicFormat:
+        """``topic``'s format, asked once per topic (declarations are done when payloads flow)."""
+        found = self._formats.get(topic)
+        if found is None:
+            found = self._formats[topic] = self._format_of(topic)
+        return found
 
     def registered(self, topic: str) -> bool:
         """True when ``topic``'s values go through the registry."""

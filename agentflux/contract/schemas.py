@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
+import types
+import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from agentflux.contract.errors import ConfigError
 
@@ -128,11 +131,50 @@ def avro_schema(model: type[BaseModel]) -> str:
 
     options = pas.Option.NO_AUTO_NAMESPACE | pas.Option.NO_DOC
     try:
-        schema = json.loads(pas.generate(model, options=options))
+        schema = json.loads(pas.generate(_with_resolved_annotations(model), options=options))
     except Exception as exc:  # py-avro-schema raises TypeError and others for types it cannot map
         raise ConfigError(f"{model.__name__}: no Avro schema can be made for this model: {exc}") from exc
     schema["name"] = record_name(model)
     return json.dumps(schema, separators=(",", ":"))
+
+
+@functools.cache
+def _with_resolved_annotations(model: type[BaseModel]) -> type[BaseModel]:
+    """``model``, or a copy of it whose annotations are types rather than strings.
+
+    py-avro-schema reads a class's raw ``__annotations__``, which are strings in
+    a module with ``from __future__ import annotations``. The copy has the same
+    name, fields, defaults and config, and so the same Avro schema; nested
+    models are copied the same way.
+    """
+    raw = [a for cls in model.__mro__ for a in getattr(cls, "__annotations__", {}).values()]
+    hints = typing.get_type_hints(model, include_extras=True)
+    nested = any(_has_model(hints[name]) for name in model.model_fields)
+    if not nested and not any(isinstance(a, str) for a in raw):
+        return model
+    fields: dict[str, Any] = {name: (_resolved(hints[name]), info) for name, info in model.model_fields.items()}
+    copy: type[BaseModel] = create_model(model.__name__, __config__=model.model_config, **fields)
+    return copy
+
+
+def _has_model(tp: Any) -> bool:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return True
+    return any(_has_model(arg) for arg in typing.get_args(tp))
+
+
+def _resolved(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _with_resolved_annotations(tp)
+    args = typing.get_args(tp)
+    if not args or not any(_has_model(a) for a in args):
+        return tp
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return typing.Annotated[(_resolved(args[0]), *tp.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, (_resolved(a) for a in args))
+    return origin[tuple(_resolved(a) for a in args)]
 
 
 @functools.cache

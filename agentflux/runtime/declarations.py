@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -289,20 +289,21 @@ class AgentApp:
 
     def format_of(self, topic: str) -> TopicFormat:
         """How ``topic``'s values are written: as declared, else in the app's format (JSON for ``agent.*``)."""
-        found = self.formats.get(topic)
-        if found is not None:
-            return found
-        if is_reserved(topic) or self.format == "json":
+        declared = self.formats.get(topic)
+        if declared is not None and (declared.types or not declared.registered):
+            return declared
+        if declared is None and (is_reserved(topic) or self.format == "json"):
             return TopicFormat(topic)
-        models = {
-            record_name(m): m
-            for a in self.agents.values()
-            for h in a.handlers
-            if h.topic == topic
-            for m in _typed(h).values()
-        }
-        several = len(models) > 1
-        return TopicFormat(topic, self.format, tuple(models.values()), "topic-record" if several else "topic")
+        handlers = (h for a in self.agents.values() for h in a.handlers if h.topic == topic)
+        models = tuple({name: m for h in handlers for name, m in _typed(h).items()}.values())
+        if declared is not None:  # declared without types: the app's handlers of the topic name them
+            return replace(declared, types=models) if len(models) < 2 or declared.subjects != "topic" else declared
+        return TopicFormat(topic, self.format, models, "topic-record" if len(models) > 1 else "topic")
+
+    def schema_topics(self) -> list[str]:
+        """Every topic of the app whose values go through the schema registry."""
+        names = {*self.formats, *(t for a in self.agents.values() for t in (*a.topics, *a.publishes))}
+        return sorted(t for t in names if self.format_of(t).registered)
 
     def topic_spec(self, name: str) -> TopicSpec:
         """The declared spec for ``name``, or the app's default one."""
