@@ -133,6 +133,7 @@ class AppRunner:
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []
+        self.processors: dict[str, EventProcessor] = {}  # by agent name: what each one's records came to
         self.schedules: list[ScheduleRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -162,6 +163,7 @@ class AppRunner:
             if not agent.topics:
                 continue
             processor = EventProcessor(agent, self.services, max_message_bytes=self.app.max_message_bytes)
+            self.processors[agent.name] = processor
             consumer = KeyOrderedConsumer(
                 self.transport,
                 agent.group_id,

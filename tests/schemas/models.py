@@ -48,6 +48,12 @@ class StockChanged(BaseModel):
     units: int
 
 
+class Unrelated(BaseModel):
+    """A third type on a topic, which the test's agent has no handler for."""
+
+    note: str
+
+
 def seed_price(n: int = 1, **extra: object) -> PriceChanged:
     return PriceChanged(
         product_id=f"p{n}", old_price=10.0, new_price=9.5, source_agent="collector", correlation_id=f"c{n}", **extra
