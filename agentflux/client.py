@@ -17,9 +17,12 @@ from typing import Any
 
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import LifecycleError
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.schemas import TopicFormat
 from agentflux.contract.topics import task_requests_topic, validate_skill_id
 from agentflux.contract.tracecontext import random_uuid
 from agentflux.runtime.declarations import AgentApp
+from agentflux.runtime.runner import schema_registry
 from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, gather
 from agentflux.transport.base import Transport
 
@@ -54,7 +57,9 @@ class AgentClient:
         self._transport = transport or _kafka(
             bootstrap_servers or (app.bootstrap_servers if app else None), client_config
         )
-        self._requester = Requester(self._transport, lookup=app.find_skill if app else None)
+        # Requests go in the app's format; results in the Confluent wire format are read through the registry.
+        self._payloads = Payloads(app.format_of if app else TopicFormat, schema_registry(app, self._transport))
+        self._requester = Requester(self._transport, lookup=app.find_skill if app else None, payloads=self._payloads)
         self._state = _State.NEW
 
     async def start(self) -> None:
@@ -103,6 +108,7 @@ class AgentClient:
         """Stop waiting for results and disconnect. Idempotent."""
         if self._state is _State.STARTED:
             await self._requester.close()
+            await self._payloads.close()
             await self._transport.close()
         self._state = _State.CLOSED
 

@@ -14,7 +14,10 @@ it and with a documented default where they do not:
 they travel in an agent extension, ``capabilities.extensions``, with the URI
 ``SKILL_SCHEMAS_URI``. Its ``params`` are ``{"skills": {skill_id: {"input": <JSON
 Schema of the data part a message carries>, "output": <JSON Schema of the result
-artifact's data part>, "reply": "task" | "message"}}}``. The extension is not
+artifact's data part>, "reply": "task" | "message"}}}``. When the skill's task
+topics are in a registry format, each entry also has ``"format"`` (``avro`` or
+``json-schema``) and ``"subjects": {"request": ..., "result": ...}``, the
+registry subjects of the request and result records. The extension is not
 ``required``: a client that ignores it can still talk to the agent. See
 ``skill_schemas`` for reading it back.
 
@@ -91,7 +94,7 @@ def build_card(
     if not agent.skills:
         raise ConfigError(f"agent {agent.name!r} offers no skills, so it has no Agent Card")
     servers = bootstrap_servers if bootstrap_servers is not None else agent.app.bootstrap_servers
-    schemas = {s.id: {"input": s.input_schema, "output": s.output_schema, "reply": _reply(s)} for s in agent.skills}
+    schemas = {s.id: _skill_schemas(agent, s) for s in agent.skills}
     extension = AgentExtension(
         uri=SKILL_SCHEMAS_URI,
         description="JSON Schemas of each skill's input (a message's data part) and output (the result artifact)",
@@ -140,6 +143,15 @@ def _examples(skill: Skill) -> Iterable[str]:
         return
     for example in skill.input_schema.get("examples", ()):
         yield example if isinstance(example, str) else json.dumps(example, separators=(",", ":"), sort_keys=True)
+
+
+def _skill_schemas(agent: Agent, skill: Skill) -> dict[str, Any]:
+    found: dict[str, Any] = {"input": skill.input_schema, "output": skill.output_schema, "reply": _reply(skill)}
+    request, result = agent.app.format_of(skill.request_topic), agent.app.format_of(skill.results_topic)
+    if request.registered and request.types and result.types:
+        found["format"] = request.format
+        found["subjects"] = {"request": request.subject(request.types[0]), "result": result.subject(result.types[0])}
+    return found
 
 
 def skill_schemas(card: AgentCard) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from agentflux.contract import codec
 from agentflux.contract.errors import ConfigError, PayloadDecodeError, SchemaRegistryUnavailable
 from agentflux.contract.registry import NOT_FOUND_CODES, Registry
-from agentflux.contract.schemas import SCHEMA_TYPES, TopicFormat, record_name, schema_text, writer_name
+from agentflux.contract.schemas import SCHEMA_TYPES, Format, TopicFormat, record_name, schema_text, writer_name
 
 if TYPE_CHECKING:
     from confluent_kafka.serialization import SerializationContext
@@ -55,7 +55,7 @@ class Payloads:
         self._formats: dict[str, TopicFormat] = {}
         self.registry = registry
         self._serializers: dict[tuple[str, str], Serializer] = {}
-        self._deserializers: dict[tuple[str, object], Serializer] = {}
+        self._deserializers: dict[tuple[str, str, object], Serializer] = {}
 
     def format_of(self, topic: str) -> TopicFormat:
         """``topic``'s format, asked once per topic (declarations are done when payloads flow)."""
@@ -150,7 +150,7 @@ class Payloads:
     async def decode(self, topic: str, value: bytes | None, tp: type[Any]) -> Any:
         """``value`` as ``tp``; PayloadDecodeError with the reason, SchemaRegistryUnavailable when unreachable."""
         fmt = self.format_of(topic)
-        if not fmt.registered or tp is bytes or not value or value[0] in _JSON_STARTS:
+        if tp is bytes or not value or value[0] in _JSON_STARTS or not (fmt.registered or self.framed(value)):
             return codec.decode(value, tp)
         if value[0] != MAGIC:
             raise PayloadDecodeError(
@@ -159,44 +159,53 @@ class Payloads:
             )
         if len(value) < 6:
             raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")
-        deserialize = await self._deserializer(fmt, tp)
+        writer = await self._writer_schema(topic, value)
+        kind: Format = "json-schema" if (writer.schema_type or "AVRO").upper() == "JSON" else "avro"
+        deserialize = await self._deserializer(topic, kind, tp)
         return await self._run(topic, "decode", deserialize, value)
+
+    def framed(self, value: bytes | None) -> bool:
+        """True when ``value`` is in the Confluent wire format and a registry can read it."""
+        return bool(value) and value[0] == MAGIC and self.registry is not None  # type: ignore[index]
 
     async def writer_type(self, topic: str, value: bytes | None) -> str | None:
         """The record name of the schema ``value`` was written with (None for JSON records)."""
         if not value or value[0] != MAGIC or len(value) < 6:
             return None
+        schema = await self._writer_schema(topic, value)
+        return writer_name(schema.schema_type or "AVRO", schema.schema_str or "")
+
+    async def _writer_schema(self, topic: str, value: bytes) -> Any:
         (schema_id,) = struct.unpack(">I", value[1:5])
         registry = self.registry_for(topic)
         try:
-            schema = await registry.schema(schema_id)
+            return await registry.schema(schema_id)
         except SchemaRegistryUnavailable:
             raise
         except Exception as exc:
             raise _decode_error(exc, topic, value) from exc
-        return writer_name(schema.schema_type or "AVRO", schema.schema_str or "")
 
-    async def _deserializer(self, fmt: TopicFormat, tp: type[Any]) -> Serializer:
-        found = self._deserializers.get((fmt.topic, tp))
+    async def _deserializer(self, topic: str, kind: Format, tp: type[Any]) -> Serializer:
+        found = self._deserializers.get((topic, kind, tp))
         if found is None:
-            found = await self._make_deserializer(fmt, tp)
-            self._deserializers[(fmt.topic, tp)] = found
+            found = await self._make_deserializer(topic, kind, tp)
+            self._deserializers[(topic, kind, tp)] = found
         return found
 
-    async def _make_deserializer(self, fmt: TopicFormat, tp: type[Any]) -> Serializer:
+    async def _make_deserializer(self, topic: str, kind: Format, tp: type[Any]) -> Serializer:
         from confluent_kafka.schema_registry._async.avro import AsyncAvroDeserializer
         from confluent_kafka.schema_registry._async.json_schema import AsyncJSONDeserializer
 
-        registry = self.registry_for(fmt.topic)
+        registry = self.registry_for(topic)
         model = tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
-        reader = schema_text(fmt.format, model) if model else None
+        reader = schema_text(kind, model) if model else None
         from_dict = _loader(model) if model else _raw(tp)
         deserializer: Serializer
-        if fmt.format == "avro":
-            deserializer = await self._call(fmt.topic, AsyncAvroDeserializer(registry.client, reader, from_dict))
+        if kind == "avro":
+            deserializer = await self._call(topic, AsyncAvroDeserializer(registry.client, reader, from_dict))
         else:
             conf = {"validate": False}
-            deserializer = await self._call(fmt.topic, AsyncJSONDeserializer(reader, from_dict, registry.client, conf))
+            deserializer = await self._call(topic, AsyncJSONDeserializer(reader, from_dict, registry.client, conf))
         return deserializer
 
     async def _call(self, topic: str, awaitable: Any) -> Any:

@@ -28,13 +28,15 @@ cancel request never waits behind other records), and the task ends
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from agentflux.contract.envelope import now_rfc3339
 from agentflux.contract.errors import EnvelopeError
+from agentflux.contract.schemas import record_name
 from agentflux.contract.topics import TASK_RESULTS_PREFIX, TASKS_TOPIC, is_reserved
 
 __all__ = [
@@ -107,6 +109,30 @@ class TaskReport(BaseModel):
     def as_result(self) -> TaskReport:
         """The record sent to the requester: the state without the (possibly large) input."""
         return self.model_copy(update={"input": None})
+
+
+@functools.cache
+def result_model(output: type[BaseModel]) -> type[BaseModel]:
+    """The record a skill's results topic carries in a registry format: a ``TaskReport`` whose ``result`` is ``output``.
+
+    Named ``{Output}TaskResult``; ``state`` and the ``timestamps`` keys are the
+    phase names as strings. A JSON results topic carries ``TaskReport`` itself.
+    """
+    fields: dict[str, Any] = {
+        "task_id": (str, ...),
+        "skill": (str, ...),
+        "state": (str, ...),
+        "correlation_id": (str, ...),
+        "result": (output | None, None),
+        "error": (TaskErrorInfo | None, None),
+        "requester": (str | None, None),
+        "worker": (str | None, None),
+        "attempts": (int, 0),
+        "timestamps": (dict[str, str], {}),
+        "updated_at": (str, ""),
+    }
+    model: type[BaseModel] = create_model(f"{record_name(output)}TaskResult", **fields)
+    return model
 
 
 def format_reply_to(topic: str, partition: int | None = None) -> str:

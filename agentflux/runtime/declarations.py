@@ -24,7 +24,15 @@ from agentflux.contract.schemas import (
     check_format,
     record_name,
 )
-from agentflux.contract.topics import TopicSpec, is_reserved, validate_skill_id, validate_topic
+from agentflux.contract.tasks import result_model
+from agentflux.contract.topics import (
+    TASK_REQUESTS_PREFIX,
+    TASK_RESULTS_PREFIX,
+    TopicSpec,
+    is_reserved,
+    validate_skill_id,
+    validate_topic,
+)
 from agentflux.runtime.handlers import (
     WORKING_AFTER,
     Handler,
@@ -292,6 +300,8 @@ class AgentApp:
         declared = self.formats.get(topic)
         if declared is not None and (declared.types or not declared.registered):
             return declared
+        if declared is None and self.format != "json" and topic.startswith((TASK_REQUESTS_PREFIX, TASK_RESULTS_PREFIX)):
+            return self._skill_format(topic)
         if declared is None and (is_reserved(topic) or self.format == "json"):
             return TopicFormat(topic)
         handlers = (h for a in self.agents.values() for h in a.handlers if h.topic == topic)
@@ -300,9 +310,23 @@ class AgentApp:
             return replace(declared, types=models) if len(models) < 2 or declared.subjects != "topic" else declared
         return TopicFormat(topic, self.format, models, "topic-record" if len(models) > 1 else "topic")
 
+    def _skill_format(self, topic: str) -> TopicFormat:
+        """A skill's request topic carries its input model, its results topic ``result_model(output)``."""
+        requests = topic.startswith(TASK_REQUESTS_PREFIX)
+        skill_id = topic[len(TASK_REQUESTS_PREFIX if requests else TASK_RESULTS_PREFIX) :]
+        skill = self.find_skill(skill_id)
+        if skill is None:  # another app's skill: dicts are written with the subject's latest schema
+            return TopicFormat(topic, self.format)
+        return TopicFormat(topic, self.format, (skill.input_model if requests else result_model(skill.output_model),))
+
     def schema_topics(self) -> list[str]:
         """Every topic of the app whose values go through the schema registry."""
-        names = {*self.formats, *(t for a in self.agents.values() for t in (*a.topics, *a.publishes))}
+        skills = [s for a in self.agents.values() for s in a.skills]
+        names = {
+            *self.formats,
+            *(t for a in self.agents.values() for t in (*a.topics, *a.publishes)),
+            *(t for s in skills for t in (s.request_topic, s.results_topic)),
+        }
         return sorted(t for t in names if self.format_of(t).registered)
 
     def topic_spec(self, name: str) -> TopicSpec:

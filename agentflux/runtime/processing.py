@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Any
 
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import InvalidMessage, SchemaRegistryUnavailable
+from agentflux.contract.errors import InvalidMessage
 from agentflux.contract.payloads import Payloads
 from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
 from agentflux.runtime.handlers import Handler, run_with_retries
-from agentflux.runtime.retry import Watchdog
+from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.transport.base import Record
 
 log = logging.getLogger("agentflux.runtime")
@@ -113,22 +112,18 @@ class EventProcessor:
         self, payloads: Payloads, handler: Handler, record: Record, envelope: Envelope
     ) -> tuple[Handler, Any] | None:
         """Decode a registry-format record, waiting out a registry that does not answer (the partition waits)."""
-        delay = 0.5
-        while True:
-            try:
-                types = self.agent.record_types(record.topic)
-                tp: Any = handler.payload_type
-                if types is not None:
-                    name = await payloads.writer_type(record.topic, record.value) or _type_of(envelope.type)
-                    chosen = self._choose(types, record, name)
-                    if chosen is None:
-                        return None
-                    handler, tp = chosen
-                return handler, await payloads.decode(record.topic, record.value, tp)
-            except SchemaRegistryUnavailable as exc:
-                log.warning("%s: %s; retrying in %.1f s (the partition waits)", self.agent.name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        async def attempt() -> tuple[Handler, Any] | None:
+            types = self.agent.record_types(record.topic)
+            chosen: tuple[Handler, Any] | None = (handler, handler.payload_type)
+            if types is not None:
+                name = await payloads.writer_type(record.topic, record.value) or _type_of(envelope.type)
+                chosen = self._choose(types, record, name)
+            if chosen is None:
+                return None
+            return chosen[0], await payloads.decode(record.topic, record.value, chosen[1])
+
+        return await until_registry_answers(self.agent.name, attempt)
 
     def _choose(
         self, types: dict[str, tuple[Handler, Any]], record: Record, name: str | None

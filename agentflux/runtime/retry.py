@@ -5,12 +5,15 @@ that runs past its timeout (``Watchdog``). ``handlers.run_with_retries`` is the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agentflux.contract.errors import HandlerTimeout, Retry
+from agentflux.contract.errors import HandlerTimeout, Retry, SchemaRegistryUnavailable
+
+log = logging.getLogger("agentflux.runtime")
 
 T = TypeVar("T")
 
@@ -108,3 +111,20 @@ class Watchdog:
                         task.cancel()
         finally:
             self._ticker = None
+
+
+async def until_registry_answers(who: str, work: Callable[[], Awaitable[T]]) -> T:
+    """``await work()``, again and again while the schema registry does not answer (backoff up to 10 s).
+
+    A consumer never dead-letters a record because the registry is down: the
+    record (and its partition) waits, as for a broker outage. Cancellation
+    (shutdown, revocation) ends the wait and leaves the record uncommitted.
+    """
+    delay = 0.5
+    while True:
+        try:
+            return await work()
+        except SchemaRegistryUnavailable as exc:
+            log.warning("%s: %s; trying again in %.1f s (the partition waits)", who, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -48,32 +48,34 @@ def kafka_transport(
     )
 
 
-def schema_registry(app: AgentApp, transport: Transport) -> Registry | None:
+def schema_registry(app: AgentApp | None, transport: Transport) -> Registry | None:
     """The registry client for ``app``: its own URL, else the transport's settings (env, embedded registry)."""
     settings = getattr(transport, "settings", None)
-    url = app.schema_registry_url or getattr(settings, "schema_registry_url", None)
+    url = (app.schema_registry_url if app else None) or getattr(settings, "schema_registry_url", None)
     config = getattr(settings, "schema_registry_config", None) or {}
     return Registry(url, config) if url else None
 
 
 async def check_published_schemas(agents: Iterable[Agent], payloads: Payloads) -> None:
-    """Refuse to start an agent whose models break the compatibility rule of a topic it ``publishes``.
+    """Refuse to start an agent whose models break the compatibility rule of a topic it writes.
 
-    For each registry-format topic an agent declares in ``publishes`` and each
+    For each registry-format topic an agent declares in ``publishes`` (and the
+    results topic of each skill it offers) and each
     model the topic declares (``app.topic(name, types=...)``), the registry
     compares the model's schema with the subject's latest version. A subject
     with no versions yet gets the topic's rule now, before its first schema.
     Raises ``SchemaIncompatible`` with the same message as ``agentflux schema
     check``, or ``SchemaRegistryUnavailable`` when the registry does not answer.
     """
+    written = {a.name: (*a.publishes, *(s.results_topic for s in a.skills)) for a in agents}
     if payloads.registry is None:
-        registered = [t for a in agents for t in a.publishes if payloads.registered(t)]
+        registered = [t for topics in written.values() for t in topics if payloads.registered(t)]
         if registered:
             payloads.registry_for(registered[0])  # raises the ConfigError saying how to configure one
         return
     seen: set[tuple[str, str]] = set()
     for agent in agents:
-        for topic in agent.publishes:
+        for topic in written[agent.name]:
             fmt = payloads.format_of(topic)
             if not fmt.registered:
                 continue
@@ -129,7 +131,7 @@ class AppRunner:
         self.services = Services(
             Publisher(transport, app.topic_spec, self.payloads),
             tools,
-            requester=Requester(transport, lookup=app.find_skill),
+            requester=Requester(transport, lookup=app.find_skill, payloads=self.payloads),
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []

@@ -24,9 +24,11 @@ import time
 import zlib
 from collections import OrderedDict
 
-from agentflux.contract.errors import LifecycleError, UnknownSkill
+from agentflux.contract.errors import ConfigError, LifecycleError, UnknownSkill
+from agentflux.contract.payloads import Payloads
 from agentflux.contract.tasks import TaskReport, format_reply_to
 from agentflux.contract.topics import TopicSpec, task_requests_topic, task_results_topic
+from agentflux.runtime.retry import until_registry_answers
 from agentflux.transport.base import Record, TopicPartition, Transport
 from agentflux.transport.follower import TopicFollower
 
@@ -40,9 +42,10 @@ _POLL_TIMEOUT = 0.02
 class ReplyListener:
     """Routes results to the callers waiting for them. Created lazily, on the first delegation."""
 
-    def __init__(self, transport: Transport, requester_id: str) -> None:
+    def __init__(self, transport: Transport, requester_id: str, payloads: Payloads | None = None) -> None:
         self._transport = transport
         self._requester_id = requester_id
+        self._payloads = payloads  # reads results in the Confluent wire format (a worker's registry format)
         self._follower = TopicFollower(transport, self._route_all, name="replies", poll_timeout=_POLL_TIMEOUT)
         self._addresses: dict[str, str] = {}
         self._setups: dict[str, asyncio.Future[str]] = {}
@@ -50,6 +53,7 @@ class ReplyListener:
         self._pending: dict[str, asyncio.Future[TaskReport]] = {}
         self._abandoned: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
         self._closed = False
+        self._decoding: set[asyncio.Future[None]] = set()
 
     async def address(self, skill: str) -> str:
         """The reply address for ``skill``; the first call assigns its partition at the current end."""
@@ -134,13 +138,39 @@ class ReplyListener:
             return  # another requester's result on a shared partition, or a re-emitted one
         if future.done():
             return
+        if self._payloads is not None and self._payloads.framed(record.value):
+            decoding = asyncio.ensure_future(self._resolve(future, record, self._payloads))
+            self._decoding.add(decoding)
+            decoding.add_done_callback(self._decoding.discard)
+            return
+        if (record.value or b"")[:1] == b"\x00":
+            future.set_exception(
+                ConfigError(
+                    f"the result of task {task_id} is in a schema registry's wire format, and no registry is "
+                    "configured here: set AGENTFLUX_SCHEMA_REGISTRY_URL"
+                )
+            )
+            return
         try:
             future.set_result(TaskReport.model_validate_json(record.value or b""))
         except ValueError as exc:
             future.set_exception(exc)
 
+    async def _resolve(self, future: asyncio.Future[TaskReport], record: Record, payloads: Payloads) -> None:
+        try:
+            data = await until_registry_answers("replies", lambda: payloads.decode(record.topic, record.value, dict))
+            report = TaskReport.model_validate(data)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(report)
+
     async def close(self) -> None:
         self._closed = True
+        for decoding in self._decoding:
+            decoding.cancel()
         for setup in self._setups.values():
             setup.cancel()
         await asyncio.gather(*self._setups.values(), return_exceptions=True)

@@ -13,8 +13,10 @@ from collections.abc import Awaitable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
+from agentflux.contract.payloads import Payloads
 from agentflux.contract.tasks import TaskErrorInfo, TaskPhase, TaskReport
 from agentflux.contract.topics import TASKS_TOPIC
+from agentflux.runtime.retry import until_registry_answers
 from agentflux.transport.base import Ack, Transport
 from agentflux.transport.delivery import publish_until_acked
 
@@ -24,9 +26,12 @@ _PARTITION_TRIES = 3  # then the named reply partition is given up and the resul
 
 
 class TaskReporter:
-    def __init__(self, transport: Transport, *, source: str) -> None:
+    """Writes a worker's task states (JSON) and results (in the results topic's format, see ``payloads``)."""
+
+    def __init__(self, transport: Transport, *, source: str, payloads: Payloads | None = None) -> None:
         self._transport = transport
         self._source = source
+        self._payloads = payloads
 
     def _envelope(self, cause: Envelope, topic: str, task_id: str) -> Envelope:
         return cause.caused(source=self._source, type=topic, task_id=task_id)
@@ -63,13 +68,21 @@ class TaskReporter:
         topic, partition = reply
         headers = self._envelope(cause, topic, state.task_id).to_headers()
         key = state.task_id.encode()
-        value = encode(state.as_result())
+        value = await self._result_value(topic, state.as_result())
 
         def send(failures: int) -> Awaitable[Ack]:
             target = partition if failures < _PARTITION_TRIES else None
             return self._transport.publish(topic, value, key=key, headers=headers, partition=target)
 
         return await publish_until_acked(f"result of task {state.task_id}", send, self._transport.watch)
+
+    async def _result_value(self, topic: str, result: TaskReport) -> bytes:
+        """JSON, or ``result_model(output)`` in the registry format when the results topic has one."""
+        payloads = self._payloads
+        if payloads is None or not payloads.registered(topic):
+            return encode(result)
+        data = result.model_dump(mode="json")
+        return await until_registry_answers(self._source, lambda: payloads.encode(topic, data))
 
 
 def encode_within_limit(state: TaskReport, max_bytes: int) -> tuple[TaskReport, bytes]:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import PayloadDecodeError, TaskCanceled, TaskFailed, TaskRejected, TaskTimeout
+from agentflux.contract.payloads import Payloads
 from agentflux.contract.tasks import CANCEL_TYPE, TaskErrorInfo, TaskPhase, TaskReport
 from agentflux.contract.topics import task_requests_topic
 from agentflux.runtime.handlers import Skill
@@ -78,11 +79,19 @@ async def send_cancel(transport: Transport, skill: str, task_id: str, *, cause: 
 class Requester:
     """Sends task requests for one process and routes their results back. Safe for concurrent use."""
 
-    def __init__(self, transport: Transport, *, lookup: SkillLookup | None = None, requester_id: str | None = None):
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        lookup: SkillLookup | None = None,
+        requester_id: str | None = None,
+        payloads: Payloads | None = None,
+    ):
         self.requester_id = requester_id or uuid.uuid4().hex
         self._transport = transport
         self._lookup: SkillLookup = lookup or (lambda _skill: None)
-        self._replies = ReplyListener(transport, self.requester_id)
+        self._payloads = payloads
+        self._replies = ReplyListener(transport, self.requester_id, payloads)
         self._router: SkillRouter | None = None
 
     def plug(self, router: SkillRouter) -> None:
@@ -106,7 +115,7 @@ class Requester:
         if route is not None:
             result = await route(payload, envelope, timeout)
             return result if declared is None else outcome(skill, declared, _completed(skill, envelope, result))
-        value = encode_input(skill, declared, payload)
+        value = await self._request_value(skill, declared, payload)
         task_id = envelope.task_id or envelope.id
         waiting = False
         try:
@@ -126,6 +135,15 @@ class Requester:
                 self._replies.abandon(task_id, skill, "was cancelled or failed")
             raise
         return outcome(skill, declared, state)
+
+    async def _request_value(self, skill: str, declared: Skill | None, payload: object) -> bytes:
+        """The request in the request topic's format: JSON, or the registry's wire format."""
+        topic = task_requests_topic(skill)
+        if self._payloads is None or not self._payloads.registered(topic):
+            return encode_input(skill, declared, payload)
+        if declared is not None and not isinstance(payload, declared.input_model):
+            payload = declared.input_model.model_validate_json(encode_input(skill, declared, payload))
+        return await self._payloads.encode(topic, payload)
 
     async def cancel(self, skill: str, task_id: str, *, cause: Envelope, reason: str) -> None:
         """Cancel a task this requester delegated (best effort: a task that finished stays finished)."""

@@ -48,7 +48,7 @@ from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.handlers import Skill, run_with_retries
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
 from agentflux.runtime.processing import read_envelope, unreadable
-from agentflux.runtime.retry import Watchdog
+from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
 from agentflux.runtime.tasks.finished import FinishedTasks
 from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, encode_within_limit
@@ -73,7 +73,8 @@ class SkillProcessor:
         self.watchdog = Watchdog()
         self.noted: set[str] = set()
         self.transport = services.publisher.transport
-        self.reports = TaskReporter(self.transport, source=agent.name)
+        self.payloads = services.publisher.payloads
+        self.reports = TaskReporter(self.transport, source=agent.name, payloads=self.payloads)
         self.dead_letters = DeadLetterWriter(
             services.publisher.transport, group=agent.task_group_id, agent=agent.name, max_bytes=max_message_bytes
         )
@@ -98,7 +99,10 @@ class SkillProcessor:
         try:
             envelope = read_envelope(record, self.max_message_bytes, self.noted)
             reply = self._reply_address(skill, envelope.reply_to)
-            data = parse_json(record.value) if record.value is not None else _missing()
+            if self.payloads is not None and self.payloads.framed(record.value):
+                data = await self._decode(record, dict)
+            else:
+                data = parse_json(record.value) if record.value is not None else _missing()
         except Exception as exc:  # any input at all: a dead letter (and a rejection if the requester is known)
             problem = unreadable(exc)
             await self.dead_letters.send(record, 0, problem)
@@ -126,7 +130,10 @@ class SkillProcessor:
         if done is not None:
             log.warning("task id %s was reused for a different request; running it as a new task", task_id)
         try:
-            task = decode(record.value, skill.input_model)
+            if self.payloads is not None and self.payloads.framed(record.value):
+                task = await self._decode(record, skill.input_model)
+            else:
+                task = decode(record.value, skill.input_model)
         except InvalidMessage as exc:
             await self._finish(submitted.advance(TaskPhase.REJECTED, error=error_info(exc)), envelope, reply)
             return
@@ -150,6 +157,12 @@ class SkillProcessor:
             if timer is not None:
                 timer.cancel()
         await self._finish(final, envelope, reply, previous=announced)
+
+    async def _decode(self, record: Record, tp: type[Any]) -> Any:
+        """A request in the Confluent wire format, as ``tp``; waits while the registry does not answer."""
+        payloads = self.payloads
+        assert payloads is not None
+        return await until_registry_answers(self.agent.name, lambda: payloads.decode(record.topic, record.value, tp))
 
     async def _finish(
         self, final: TaskReport, envelope: Envelope, reply: ReplyAddress, previous: Sequence[asyncio.Future[Any]] = ()
