@@ -9,9 +9,11 @@ confluent-kafka's ``SchemaRegistryClient``: in code as
 example ``AGENTFLUX_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO=user:secret`` or
 ``AGENTFLUX_SCHEMA_REGISTRY_SSL_CA_LOCATION=/etc/ca.pem``.
 
-Every failure to reach the registry is raised as ``SchemaRegistryUnavailable``
-(transient); an answer that refuses a request keeps confluent-kafka's
-``SchemaRegistryError``, which carries the HTTP status and the registry's code.
+Every failure to reach the registry, and a refusal of the credentials (HTTP
+401/403), is raised as ``SchemaRegistryUnavailable`` (transient: a consumer
+waits rather than dead-letter records it could read with the right
+credentials). Any other refusal keeps confluent-kafka's ``SchemaRegistryError``,
+which carries the HTTP status and the registry's code.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ class Registry:
                 f"schema registry at {self.url} did not answer ({what}): {type(exc).__name__}: {exc}"
             ) from exc
         except Exception as exc:
+            if _status(exc) in (401, 403):  # a consumer waits for credentials to be fixed, not dead-letters
+                raise SchemaRegistryUnavailable(
+                    f"schema registry at {self.url} refused the credentials ({what}, HTTP {_status(exc)}): {exc}"
+                ) from exc
             if _status(exc) in (502, 503, 504):
                 raise SchemaRegistryUnavailable(
                     f"schema registry at {self.url} is unavailable ({what}): {exc}"
