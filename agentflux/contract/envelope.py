@@ -17,7 +17,10 @@ A header that is present but malformed is an ``EnvelopeError``: such a record
 goes to the dead-letter topic. A header that is absent is filled in (a record
 from a foreign producer is accepted), and ``Envelope.assigned`` says which. A
 record without ``ce_id`` is given ``kafka:{topic}/{partition}/{offset}``, which
-stays the same when the record is delivered again.
+stays the same when the record is delivered again. A record without
+``ce_correlationid`` whose payload names a usable one (``correlation_in_body``,
+``usable_correlation_id``) takes that one instead: the runtime decides, once the
+payload is decoded.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ _FIELDS = {
     "ce_replyto": "reply_to",
 }
 _SPEC = SPECVERSION.encode()
+MAX_BODY_CORRELATION_ID = 128  # characters: a uuid is 36, a W3C trace id 32
 
 
 _second: tuple[int, str] = (0, "")  # the last whole second formatted, shared by the records of that second
@@ -202,6 +206,33 @@ class Envelope:
         fields.setdefault("time", "")
         fields.setdefault("content_type", JSON)
         return cls(**fields, extra=tuple(extra), assigned=tuple(assigned))
+
+
+def correlation_in_body(payload: object) -> object:
+    """What a decoded payload holds as ``correlation_id``: a dict's key or an object's attribute (a model's field).
+
+    None when it holds nothing there. Never raises.
+    """
+    try:
+        if isinstance(payload, dict):
+            return payload.get("correlation_id")
+        return getattr(payload, "correlation_id", None)
+    except Exception:  # an odd payload's attribute: no correlation id
+        return None
+
+
+def usable_correlation_id(value: object) -> str | None:
+    """``value`` if a correlation id found in a body may become the ``ce_correlationid`` header, else None.
+
+    It may when it is a string of 1 to ``MAX_BODY_CORRELATION_ID`` printable
+    ASCII characters that neither starts nor ends with a space: whatever else a
+    body holds there is never carried onto the records downstream.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_BODY_CORRELATION_ID:
+        return None
+    if not (value.isascii() and value.isprintable()) or value.strip() != value:
+        return None
+    return value
 
 
 def _check_time(value: str) -> None:

@@ -7,7 +7,12 @@ from collections import Counter
 from typing import Any
 
 from agentflux.contract.codec import decode
-from agentflux.contract.envelope import Envelope
+from agentflux.contract.envelope import (
+    MAX_BODY_CORRELATION_ID,
+    Envelope,
+    correlation_in_body,
+    usable_correlation_id,
+)
 from agentflux.contract.errors import InvalidMessage
 from agentflux.contract.payloads import Payloads
 from agentflux.ops.deadletters import DeadLetterWriter
@@ -52,6 +57,41 @@ def _type_of(ce_type: str | None) -> str | None:
     return ce_type.rsplit(".", 1)[-1] if ce_type else None
 
 
+def correlate_from_body(envelope: Envelope, payload: object, record: Record, noted: set[str] | None = None) -> Envelope:
+    """``envelope``, with the correlation id the payload's body names when no header named one.
+
+    A producer outside agentflux may carry its request's id in the body
+    (``{"correlation_id": "...", ...}``, read as a dict key or a model's
+    field). When the record came without ``ce_correlationid``, a usable value
+    (``usable_correlation_id``) becomes the envelope's correlation id instead of
+    the assigned one, so everything the handler causes carries it. A value that
+    is not usable is ignored: the assigned id stays, and the record is handled.
+    A header always wins over the body. Logged like ``read_envelope``'s
+    assigned ids: at INFO once per topic in ``noted``, then at DEBUG.
+    """
+    if "correlation_id" not in envelope.assigned:
+        return envelope
+    found = correlation_in_body(payload)
+    if found is None:
+        return envelope
+    value = usable_correlation_id(found)
+    first = noted is None or record.topic not in noted
+    if noted is not None:
+        noted.add(record.topic)
+    level = logging.INFO if first else logging.DEBUG
+    once = " (said once per topic)" if first and noted is not None else ""
+    if value is None:  # described, not echoed: it may be anything
+        what = f"a string of {len(found)} characters" if isinstance(found, str) else f"of type {type(found).__name__}"
+        log.log(
+            level, "record %s: the correlation_id in its body (%s) is not a usable id (1 to %d printable ASCII "
+            "characters); kept correlation_id=%s%s",
+            record.ref, what, MAX_BODY_CORRELATION_ID, envelope.correlation_id, once,
+        )  # fmt: skip
+        return envelope
+    log.log(level, "record %s: took correlation_id=%s from its body%s", record.ref, value, once)
+    return envelope.with_(correlation_id=value)
+
+
 def unreadable(exc: Exception) -> InvalidMessage:
     """Whatever reading a record raised, as the permanent error its dead letter names."""
     if isinstance(exc, InvalidMessage):
@@ -80,6 +120,7 @@ class EventProcessor:
         )
         self.watchdog = Watchdog()
         self.noted: set[str] = set()  # topics whose records come without envelopes, already said
+        self.correlated: set[str] = set()  # topics whose records name their correlation id in the body, said
 
     async def __call__(self, record: Record) -> None:
         handler = self.agent.handler_for(record.topic)
@@ -141,6 +182,8 @@ class EventProcessor:
         return found
 
     async def _run(self, handler: Handler, record: Record, envelope: Envelope, payload: Any) -> None:
+        envelope = correlate_from_body(envelope, payload, record, self.correlated)
+
         def context(number: int) -> Context:
             return Context(
                 agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=number

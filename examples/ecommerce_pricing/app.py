@@ -18,6 +18,12 @@ customer-notify     tells the customers watching a product about a price drop th
                     ``notification.customer-alert.v1``
 ==================  =====================================================================================
 
+The collector is not the only producer that may write ``ecommerce.price-changed.v1``:
+the system's first producer, a plain Kafka producer that sends a JSON body of
+``product_id``, ``competitor``, ``new_price``, ``timestamp`` and ``correlation_id``
+without headers, drives it too (``models.PriceChanged`` says how such a body is read,
+and the runtime makes its ``correlation_id`` the one everything downstream carries).
+
 Run it all with ``agentflux run examples.ecommerce_pricing:app`` or one agent per
 process with ``--agent NAME`` (``agentflux demo pricing`` does the latter).
 Exactly-once effects come from idempotency on the change id at every step that

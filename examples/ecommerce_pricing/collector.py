@@ -18,6 +18,8 @@ then differ and both are acted upon, which ends at the same final price but
 with extra adjustments. So run one collector process; a second one is safe for
 correctness of prices, not for counts. The first observation of a page is
 published too (``previous_price=None``): the competitor listing is new to us.
+Changes other producers report on the topic name no page (``url`` is None) and
+are left out of that memory.
 """
 
 from __future__ import annotations
@@ -82,7 +84,13 @@ class PriceTracker:
         )
 
     def remember(self, event: PriceChanged) -> None:
-        """Record a published event (call it once the broker acknowledged the event)."""
+        """Record a published event (call it once the broker acknowledged the event).
+
+        An event without a page and a count (one another producer reported, see
+        ``PriceChanged``) is no observation of ours: it changes nothing here.
+        """
+        if event.url is None or event.seq is None:
+            return
         last = self.seen.get(event.url)
         if last is None or event.seq > last.seq:
             self.seen[event.url] = Seen(event.new_price, event.seq)

@@ -1,17 +1,21 @@
 """Payload models, one per topic (and the ``update-price`` skill's input and output).
 
 Every event carries ``change_id``: the id the collector gave the competitor
-price change that started it. It is the idempotency key of the whole flow
+price change that started it (or, for a change another producer reported, the
+id derived from what it reported). It is the idempotency key of the whole flow
 (``set_price`` is idempotent on it, notifications are keyed by it), and it
 joins the records of one change just as the correlation id in the envelope does.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+
+_REPORTED_NAMESPACE = uuid.UUID("0d5e7c1a-3f2b-4e8d-a6c9-71b4e2f05d38")
 
 
 def utcnow() -> datetime:
@@ -19,21 +23,58 @@ def utcnow() -> datetime:
 
 
 class PriceChanged(BaseModel):
-    """``ecommerce.price-changed.v1``, keyed by ``product_id``: a competitor page shows a new price.
+    """``ecommerce.price-changed.v1``, keyed by ``product_id``: a competitor shows a new price.
 
-    ``previous_price`` is None the first time the collector sees a page (the
-    listing appeared); ``seq`` counts the observations of one page.
+    The collector fills in every field: ``url`` is the page it scraped, ``seq``
+    counts its observations of that page, and ``previous_price`` is None the
+    first time it sees a page (the listing appeared).
+
+    A producer outside agentflux may send less, as the system's first producer
+    did: ``{"product_id", "competitor", "new_price", "timestamp",
+    "correlation_id"}`` and no headers. Then
+
+    - ``timestamp`` is ``observed_at``: an ISO 8601 string (UTC when it names
+      no offset) or seconds since the epoch (milliseconds when larger than
+      about 2e10, as pydantic reads them);
+    - ``change_id``, when absent, is derived from the product, the competitor,
+      the new price and the observation time, so every delivery of the record
+      (and a producer's retry of it) is the same change; without ``change_id``
+      the time is required, or two reports of one price could not be told apart;
+    - ``url`` and ``seq`` stay None: no page of the collector's, no count;
+    - ``previous_price`` stays None: the producer does not say what the price
+      was before, so the change is decided on the new price alone, as a first
+      sighting is (``rules.py``: with scarce stock we hold, otherwise we undercut);
+    - ``correlation_id`` is read, never written: the runtime makes it the
+      envelope's correlation id when no header carries one, and everything the
+      change causes carries it there.
     """
 
-    change_id: str
+    change_id: str = ""  # derived when empty (see above)
     product_id: str
     competitor: str
-    url: str
-    previous_price: float | None
+    url: str | None = None
+    previous_price: float | None = None
     new_price: float
     currency: str = "EUR"
-    seq: int
-    observed_at: datetime = Field(default_factory=utcnow)
+    seq: int | None = None
+    observed_at: datetime = Field(default_factory=utcnow, validation_alias=AliasChoices("observed_at", "timestamp"))
+    correlation_id: str | None = Field(default=None, exclude=True)
+
+    @field_validator("observed_at")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _derive_change_id(self) -> Self:
+        if self.change_id:
+            return self
+        if "observed_at" not in self.model_fields_set:
+            raise ValueError("a price change without change_id needs its observation time (timestamp or observed_at)")
+        at = self.observed_at.astimezone(UTC).isoformat()
+        reported = f"{self.product_id}|{self.competitor}|{at}|{self.new_price:.2f}"
+        self.change_id = str(uuid.uuid5(_REPORTED_NAMESPACE, reported))
+        return self
 
 
 class PriceDecided(BaseModel):

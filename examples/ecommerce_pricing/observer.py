@@ -89,7 +89,9 @@ class FlowObserver(TopicObserver):
     def _take(self, record: Record, payload: BaseModel) -> None:
         cid = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic).correlation_id
         if isinstance(payload, PriceChanged):
-            if not payload.url.startswith(self.config.site_url) or payload.change_id in self.changes:
+            if payload.url is None or not payload.url.startswith(self.config.site_url):
+                return  # not one of this run's pages: another copy's, or another producer's report
+            if payload.change_id in self.changes:
                 return
             site_changed = self._site_changes.pop((payload.product_id, payload.new_price), None)
             new = ChangeTrace(payload, cid, record.timestamp_ms, site_changed)

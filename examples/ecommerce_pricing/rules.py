@@ -1,7 +1,10 @@
 """The pricing rules: a pure, deterministic function from facts to a decision.
 
-Inputs are the competitor's new price (and the one before it, if any), the
-units we have available, and our floor price. Our own current price is
+Inputs are the competitor's new price (and the one before it, if known), the
+units we have available, and our floor price. The price before is unknown for
+the collector's first sighting of a page and for a change another producer
+reported without one (see ``PriceChanged``): the rules then cannot tell a cut
+from a raise, and decide on the new price alone. Our own current price is
 deliberately *not* an input of the rules: a decision can then be recomputed at
 any time from the event and the stock, so a redelivered event yields the same
 decision, the same ``update-price`` task and the same ``set_price`` call, which
@@ -11,7 +14,7 @@ The rules, in order:
 
 1. **Out of stock** (0 available): hold. There is nothing to sell.
 2. **Scarce stock** (fewer than 10 available): never follow a cut, and hold
-   when the competitor's price fell or we see the page for the first time;
+   when the competitor's price fell or its price before is unknown;
    when the competitor raised the price, match it.
 3. **Overstock** (100 or more available): undercut the competitor by 3 %.
 4. **Otherwise**: undercut the competitor by 1 %.

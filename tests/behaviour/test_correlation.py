@@ -105,3 +105,110 @@ async def test_a_record_from_a_foreign_producer_is_given_a_correlation_id(backen
     [alert] = await backend.transport.read_all(alerted)
     caused = envelope_of(alert)
     assert (caused.correlation_id, caused.causation_id, caused.source) == (assigned, assigned, "thermostat")
+
+
+class Reading(BaseModel):
+    device: str
+    celsius: float
+    correlation_id: str | None = None
+
+
+async def test_a_foreign_record_that_names_its_correlation_id_in_its_body_is_correlated_by_it(
+    backend: Backend,
+) -> None:
+    measured, alerted = backend.topic("temperature-measured"), backend.topic("alert-raised")
+    await backend.create_topic(measured)
+    await backend.create_topic(alerted)
+    app = backend.app()
+    seen: dict[str, Context] = {}
+
+    @app.agent("thermostat").on(measured)  # the id as a model's field
+    async def on_measure(reading: Reading, ctx: Context) -> None:
+        await ctx.publish(alerted, {"celsius": reading.celsius}, key=ctx.key)
+        seen["thermostat"] = ctx
+
+    @app.agent("recorder").on(measured)  # the id as a dict's key
+    async def on_record(reading: dict, ctx: Context) -> None:
+        seen["recorder"] = ctx
+
+    body = b'{"device": "dev-1", "celsius": 41, "correlation_id": "req-42"}'
+    ack = await backend.publish_raw(measured, body, key=b"dev-1")  # no headers at all
+    async with backend.run(app):
+        await backend.eventually(lambda: len(seen) == 2, what="the foreign reading handled by both agents")
+    assigned = f"kafka:{measured}/{ack.partition}/{ack.offset}"
+    assert {name: (c.message_id, c.correlation_id) for name, c in seen.items()} == {
+        "thermostat": (assigned, "req-42"),
+        "recorder": (assigned, "req-42"),
+    }
+    [alert] = await backend.transport.read_all(alerted)
+    caused = envelope_of(alert)
+    assert (caused.correlation_id, caused.causation_id) == ("req-42", assigned)
+    assert not await backend.dead_letters(measured)
+
+
+UNUSABLE = [b'""', b'"   "', b'" req-1"', b'"' + b"x" * 129 + b'"', b'"bad\\nid"', b'"\\u001b[2J"', b'"caf\\u00e9"',
+            b"42", b"null", b"true", b'["req-1"]', b'{"id": "req-1"}']  # fmt: skip
+
+
+async def test_a_correlation_id_in_a_body_that_cannot_be_a_header_is_ignored(backend: Backend) -> None:
+    measured = backend.topic("temperature-measured")
+    await backend.create_topic(measured)
+    app = backend.app()
+    seen: dict[str, str] = {}  # message id -> correlation id
+
+    @app.agent("thermostat").on(measured)
+    async def on_measure(reading: dict, ctx: Context) -> None:
+        seen[ctx.message_id] = ctx.correlation_id
+
+    acks = [await backend.publish_raw(measured, b'{"correlation_id": %s}' % value) for value in UNUSABLE]
+    async with backend.run(app):
+        await backend.eventually(lambda: len(seen) == len(UNUSABLE), what="every reading handled")
+    assigned = [f"kafka:{measured}/{a.partition}/{a.offset}" for a in acks]
+    assert seen == {a: a for a in assigned}  # the generated id, as if the body named none
+    assert not await backend.dead_letters(measured)
+
+
+async def test_a_correlation_id_header_wins_over_the_body(backend: Backend) -> None:
+    measured = backend.topic("temperature-measured")
+    await backend.create_topic(measured)
+    app = backend.app()
+    seen: list[Context] = []
+
+    @app.agent("thermostat").on(measured)
+    async def on_measure(reading: Reading, ctx: Context) -> None:
+        seen.append(ctx)
+
+    reading = Reading(device="dev-1", celsius=41, correlation_id="from-the-body")
+    await backend.publish(measured, reading, key="dev-1", correlation_id="from-the-header")
+    async with backend.run(app):
+        await backend.eventually(lambda: len(seen) == 1, what="the reading handled")
+    assert seen[0].correlation_id == "from-the-header"
+
+
+async def test_a_foreign_task_request_that_names_its_correlation_id_in_its_body_is_correlated_by_it(
+    backend: Backend,
+) -> None:
+    skill = backend.skill("pack")
+    app = backend.app()
+    seen: list[Context] = []
+
+    @app.agent("packer").skill(skill)
+    async def pack(task: Parcel, ctx: Context) -> Packed:
+        seen.append(ctx)
+        return Packed(order_id=task.order_id, boxes=1)
+
+    async with backend.run(app):
+        body = b'{"order_id": "o-1", "correlation_id": "job-9"}'
+        await backend.publish_raw(task_requests_topic(skill), body, key=b"o-1")  # no headers: no reply address
+        await backend.eventually(lambda: len(seen) == 1, what="the foreign task handled")
+        states: list[TaskReport] = []
+
+        async def finished() -> bool:
+            records = await backend.transport.read_all(TASKS_TOPIC)
+            mine = [r for r in records if envelope_of(r).task_id == seen[0].envelope.task_id]
+            states[:] = [TaskReport.model_validate_json(r.value or b"") for r in mine]
+            return bool(states) and states[-1].state == "completed"
+
+        await backend.eventually(finished, what="the task's terminal state")
+    assert seen[0].correlation_id == "job-9"
+    assert {s.correlation_id for s in states} == {"job-9"}

@@ -1,6 +1,11 @@
 import pytest
 
-from agentflux.contract.envelope import Envelope
+from agentflux.contract.envelope import (
+    MAX_BODY_CORRELATION_ID,
+    Envelope,
+    correlation_in_body,
+    usable_correlation_id,
+)
 from agentflux.contract.errors import EnvelopeError
 from agentflux.contract.tracecontext import TraceParent
 
@@ -53,3 +58,48 @@ def test_unknown_headers_are_kept() -> None:
 def test_malformed_headers_are_rejected_precisely(headers: list[tuple[str, bytes | None]], reason: str) -> None:
     with pytest.raises(EnvelopeError, match=reason):
         read(headers)
+
+
+class Ordered:
+    correlation_id = "order-7"
+
+
+class Exploding:
+    @property
+    def correlation_id(self) -> str:
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    ("payload", "found"),
+    [
+        ({"correlation_id": "c-1", "x": 1}, "c-1"),
+        (Ordered(), "order-7"),
+        ({"x": 1}, None),
+        ([1, 2], None),
+        ("text", None),
+        (b"bytes", None),
+        (Exploding(), None),
+    ],
+)
+def test_a_correlation_id_is_found_in_a_dict_key_or_an_attribute(payload: object, found: object) -> None:
+    assert correlation_in_body(payload) == found
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["c-1", "4f1c1f5e-2b8a-4d6e-9a53-0e7c4f2d9b11", "order 42", "x" * MAX_BODY_CORRELATION_ID, "a/b:c@d"],
+)
+def test_a_short_printable_string_is_a_usable_correlation_id(value: str) -> None:
+    assert usable_correlation_id(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None, "", " ", " padded", "padded ", "x" * (MAX_BODY_CORRELATION_ID + 1), "line\nbreak", "tab\there",
+        "nul\x00", "\x1b[31mred", "caf\u00e9", "\u202eevil", 42, 4.2, True, ["c-1"], {"id": "c-1"},
+    ],
+)  # fmt: skip
+def test_anything_else_is_not_a_usable_correlation_id(value: object) -> None:
+    assert usable_correlation_id(value) is None

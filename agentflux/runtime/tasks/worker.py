@@ -47,7 +47,7 @@ from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.handlers import Skill, run_with_retries
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
-from agentflux.runtime.processing import read_envelope, unreadable
+from agentflux.runtime.processing import correlate_from_body, read_envelope, unreadable
 from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
 from agentflux.runtime.tasks.finished import FinishedTasks
@@ -72,6 +72,7 @@ class SkillProcessor:
         self.cancels = TaskCancels()
         self.watchdog = Watchdog()
         self.noted: set[str] = set()
+        self.correlated: set[str] = set()  # see correlate_from_body
         self.transport = services.publisher.transport
         self.payloads = services.publisher.payloads
         self.reports = TaskReporter(self.transport, source=agent.name, payloads=self.payloads)
@@ -108,6 +109,7 @@ class SkillProcessor:
             await self.dead_letters.send(record, 0, problem)
             await self._reject_unreadable(record, skill, problem)
             return
+        envelope = correlate_from_body(envelope, data, record, self.correlated)
         task_id = envelope.task_id or envelope.id
         envelope = envelope if envelope.task_id else envelope.with_(task_id=task_id)
         submitted = TaskReport(
