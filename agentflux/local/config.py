@@ -84,9 +84,12 @@ def broker_properties(
     return props
 
 
-def render_properties(props: Mapping[str, str]) -> str:
+_HEADER = "Written by agentflux on every start; pass overrides to LocalBroker instead of editing."
+
+
+def render_properties(props: Mapping[str, str], header: str = _HEADER) -> str:
     """Java properties text (values here never need escaping beyond backslashes)."""
-    lines = ["# Written by agentflux on every start; pass overrides to LocalBroker instead of editing."]
+    lines = [f"# {header}"]
     lines += [f"{key}={value.replace(chr(92), chr(92) * 2)}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 

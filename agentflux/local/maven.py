@@ -28,13 +28,17 @@ _LINE = re.compile(r"^\[INFO\] Copying (\S+)|^(?:\[INFO\] )?Downloading from \S+
 
 @dataclass(frozen=True)
 class MavenFetch:
-    """``mvn dependency:copy-dependencies`` of ``pom`` into ``libs``, done once."""
+    """``mvn dependency:copy-dependencies`` of ``pom`` into ``libs``, done once.
+
+    ``expect`` is a glob of the files a complete fetch holds (at least one).
+    """
 
     what: str  # for messages: "the Kafka 4.1.1 jars"
     pom: Path
     libs: Path
     mvn_hint: str
     extra_args: tuple[str, ...] = ()
+    expect: str = "*.jar"
 
     def _digest(self) -> str:
         return hashlib.sha256(self.pom.read_bytes()).hexdigest()
@@ -43,6 +47,10 @@ class MavenFetch:
         """True when a completed fetch of the current pom is in the cache."""
         marker = self.libs.parent / _MARKER
         return marker.is_file() and marker.read_text().strip() == self._digest()
+
+    def forget(self) -> None:
+        """Mark the fetch as not done, so that the next ``ensure`` runs Maven again."""
+        (self.libs.parent / _MARKER).unlink(missing_ok=True)
 
     def ensure(self, java: Callable[[], str], progress: Progress | None = None) -> Path:
         """The ``libs`` directory, fetched first if needed; later calls need neither Maven nor the network."""
@@ -61,8 +69,8 @@ class MavenFetch:
         shutil.rmtree(partial, ignore_errors=True)
         try:
             self._run(mvn, java_path, partial, progress)
-            if not any(partial.glob("*.jar")):
-                raise LocalKafkaError(f"mvn finished but copied no jar of {self.what} into {partial}")
+            if not any(partial.glob(self.expect)):
+                raise LocalKafkaError(f"mvn finished but copied no {self.expect} of {self.what} into {partial}")
             shutil.rmtree(self.libs, ignore_errors=True)
             partial.rename(self.libs)
         finally:
@@ -102,5 +110,5 @@ def _step(line: str) -> tuple[str, str, str] | None:
     if match is None:
         return None
     if match.group(1):
-        return "copying", match.group(1), "jar"
+        return "copying", match.group(1), "jar" if match.group(1).endswith(".jar") else "file"
     return "downloading", match.group(2).rsplit("/", 1)[-1], "file"

@@ -1,4 +1,4 @@
-"""Running the Kafka JVM: storage formatting, the detached broker, its logs."""
+"""Running the Kafka JVM: storage formatting, the detached broker, its logs (and detached JVMs in general)."""
 
 from __future__ import annotations
 
@@ -52,13 +52,25 @@ def spawn_broker(java: str, libs: Path, data_dir: Path, properties: Path) -> int
     argv = _java_argv(java, libs, data_dir, (*HEAP, "-XX:+ExitOnOutOfMemoryError"))
     argv += ["kafka.Kafka", str(properties)]
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(data_dir / BROKER_LOG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    return spawn_detached(argv, data_dir / BROKER_LOG)
+
+
+def spawn_detached(argv: Sequence[str], log: Path, cwd: Path | None = None) -> int:
+    """Run ``argv`` in its own session with stdout and stderr in ``log`` (truncated); return its pid.
+
+    With ``cwd``, a shell changes into it and then becomes ``argv`` (``exec``: same pid, same command line).
+    """
+    program = argv[0]
+    args = list(argv)
+    if cwd is not None:  # posix_spawn has no chdir action before Python 3.13
+        args = ["/bin/sh", "-c", 'cd -- "$0" && exec "$@"', str(cwd), *args]
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        # posix_spawn rather than Popen: the broker outlives this process, and a
+        # posix_spawn rather than Popen: the process outlives this one, and a
         # Popen object dropped while its child runs warns (an error under pytest).
         return os.posix_spawn(
-            java,
-            argv,
+            args[0],
+            args,
             dict(os.environ),
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -68,7 +80,7 @@ def spawn_broker(java: str, libs: Path, data_dir: Path, properties: Path) -> int
             setsid=True,
         )
     except OSError as exc:
-        raise LocalKafkaError(f"could not run {java}: {exc.strerror}") from exc
+        raise LocalKafkaError(f"could not run {program}: {exc.strerror}") from exc
     finally:
         os.close(log_fd)
 

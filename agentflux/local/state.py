@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 STATE_FILE = "broker.json"
 PROPERTIES_FILE = "server.properties"
@@ -53,18 +54,32 @@ class BrokerStatus:
 
 def write_state(data_dir: Path, state: BrokerState) -> None:
     """Write ``broker.json`` atomically, so a reader never sees half a file."""
-    tmp = data_dir / f".{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-    tmp.replace(data_dir / STATE_FILE)
+    write_json(data_dir / STATE_FILE, asdict(state))
 
 
 def read_state(data_dir: Path) -> BrokerState | None:
     """The recorded state, or None when there is none or it cannot be read."""
+    raw = read_json(data_dir / STATE_FILE)
     try:
-        raw = json.loads((data_dir / STATE_FILE).read_text())
-        return BrokerState(**{key: raw[key] for key in BrokerState.__dataclass_fields__})
-    except (OSError, ValueError, KeyError, TypeError):
+        return None if raw is None else BrokerState(**{key: raw[key] for key in BrokerState.__dataclass_fields__})
+    except (KeyError, TypeError):
         return None
+
+
+def write_json(path: Path, data: Mapping[str, object]) -> None:
+    """Write ``path`` atomically (a temporary file beside it, then a rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when there is none or it cannot be read."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
 
 
 def clear_state(data_dir: Path) -> None:
@@ -87,6 +102,12 @@ def is_broker_process(pid: int, data_dir: Path) -> bool:
     Checking the command line keeps a recycled pid from being mistaken for the
     broker (and from being sent SIGTERM).
     """
+    props = str(data_dir.resolve() / PROPERTIES_FILE).encode()
+    return process_has_args(pid, b"kafka.Kafka", props)
+
+
+def process_has_args(pid: int, *args: bytes) -> bool:
+    """True when ``pid`` is alive and each of ``args`` is one of its command-line arguments."""
     if pid <= 0 or reap(pid):
         return False
     try:
@@ -99,11 +120,10 @@ def is_broker_process(pid: int, data_dir: Path) -> bool:
     if not cmdline.parent.exists():  # no procfs: trust the signal check
         return True
     try:
-        args = cmdline.read_bytes().split(b"\0")
+        found = cmdline.read_bytes().split(b"\0")
     except OSError:
         return False
-    props = str(data_dir.resolve() / PROPERTIES_FILE).encode()
-    return b"kafka.Kafka" in args and props in args
+    return all(arg in found for arg in args)
 
 
 def running_state(data_dir: Path) -> BrokerState | None:
