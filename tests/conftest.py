@@ -1,8 +1,13 @@
-"""Shared fixtures: one real Kafka broker per test session, and unique names per test.
+"""Shared fixtures: one real Kafka broker and one schema registry per test session, and unique names per test.
 
 Tests that need the broker take ``kafka_bootstrap`` and carry ``@pytest.mark.kafka``
 plus ``@pytest.mark.timeout(...)``. Set ``AGENTFLUX_TEST_BOOTSTRAP`` to run them
 against a cluster you already have instead of starting one.
+
+Tests that need a schema registry take ``schema_registry`` (its Confluent-compatible
+URL) and carry ``@pytest.mark.services``, or ``@pytest.mark.kafka`` when they use
+the broker too; each registers under subjects of its own (``unique``). Set
+``AGENTFLUX_TEST_SCHEMA_REGISTRY_URL`` to use a registry you already run.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentflux.local import LocalBroker
+from agentflux.local import LocalBroker, LocalRegistry
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +34,25 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.start(timeout=120)
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of an Apicurio Registry (``http://127.0.0.1:PORT/apis/ccompat/v7``) shared by the whole session.
+
+    On a free port in a directory of its own, so that parallel sessions do not meet;
+    stopped at the end, after failures too.
+    """
+    external = os.environ.get("AGENTFLUX_TEST_SCHEMA_REGISTRY_URL")
+    if external:
+        yield external
+        return
+    registry = LocalRegistry(tmp_path_factory.mktemp("registry"))
+    try:
+        # Generous: a cold cache fetches the application (158 MB) from Maven Central first.
+        yield registry.start(timeout=180)
+    finally:
+        registry.stop()
 
 
 @pytest.fixture
