@@ -79,7 +79,7 @@ def test_cli_error_is_one_red_line_and_exit_1(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        argv = [str(cli), "up", "--port", str(port), "--data-dir", str(tmp_path)]
+        argv = [str(cli), "up", "--no-registry", "--port", str(port), "--data-dir", str(tmp_path)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith(f"error: port {port} on 127.0.0.1 is already in use")
@@ -90,7 +90,10 @@ def test_cli_status_when_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AGENTFLUX_HOME", str(tmp_path))
     result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == 0
-    assert result.stdout.startswith("stopped") and str(tmp_path / "kafka") in result.stdout
+    assert result.stdout.splitlines() == [
+        f"Kafka     stopped  ({tmp_path / 'kafka'})",
+        f"registry  stopped  ({tmp_path / 'registry'})",
+    ]
 
 
 def _create_topic(bootstrap: str, topic: str) -> None:
@@ -132,12 +135,13 @@ def test_session_broker_round_trip(kafka_bootstrap: str, unique: str) -> None:
 def test_record_survives_down_and_up(tmp_path: Path, unique: str) -> None:
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path)]
+    up = ["up", "--no-registry", *data]  # the broker alone: tests/local/test_registry.py covers the registry
     try:
-        first = runner.invoke(app, ["up", *data])
+        first = runner.invoke(app, up)
         assert first.exit_code == 0, first.output
         bootstrap = first.stdout.strip().splitlines()[-1]
         assert local_bootstrap(tmp_path) == bootstrap
-        assert runner.invoke(app, ["up", *data]).stdout.strip().splitlines()[-1] == bootstrap  # idempotent
+        assert runner.invoke(app, up).stdout.strip().splitlines()[-1] == bootstrap  # idempotent
         topic = f"test.persist-{unique}.v1"
         _create_topic(bootstrap, topic)
         _produce(bootstrap, topic, b"kept")
@@ -147,7 +151,7 @@ def test_record_survives_down_and_up(tmp_path: Path, unique: str) -> None:
         assert local_bootstrap(tmp_path) is None
         assert "stopped" in runner.invoke(app, ["status", *data]).stdout
 
-        second = runner.invoke(app, ["up", *data])
+        second = runner.invoke(app, up)
         assert second.exit_code == 0, second.output
         assert second.stdout.strip().splitlines()[-1] == bootstrap  # same ports as before
         assert _consume_one(bootstrap, topic, f"g-{unique}") == b"kept"
@@ -172,7 +176,7 @@ def test_broker_that_dies_at_startup_shows_its_log(tmp_path: Path) -> None:
 @pytest.mark.kafka
 @pytest.mark.timeout(120)
 def test_invalid_config_fails_with_the_reason(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path)], env={"COLUMNS": "80"})
+    result = CliRunner().invoke(app, ["up", "--no-registry", "--data-dir", str(tmp_path)], env={"COLUMNS": "80"})
     assert result.exit_code == 0
     LocalBroker(tmp_path).stop()
     broker = LocalBroker(tmp_path, overrides={"num.io.threads": "zero"})
