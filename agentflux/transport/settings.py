@@ -2,13 +2,13 @@
 
 Resolution order for the bootstrap address: the explicit argument, then
 ``AGENTFLUX_BOOTSTRAP_SERVERS``, then the embedded broker started by
-``agentflux up``. Client options (TLS, mTLS, SASL, timeouts) pass straight
-through to librdkafka: in code as ``client_config``, or from the environment as
+``agentflux up``. Client options (TLS, mTLS, SASL, timeouts) pass straight through to
+librdkafka: in code as ``client_config``, or from the environment as
 ``AGENTFLUX_KAFKA_<OPTION>`` with dots written as underscores, for example
 ``AGENTFLUX_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` or
 ``AGENTFLUX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512``. The schema registry is
-``AGENTFLUX_SCHEMA_REGISTRY_URL``, its client options
-``AGENTFLUX_SCHEMA_REGISTRY_<OPTION>`` (see ``agentflux.contract.registry``).
+``AGENTFLUX_SCHEMA_REGISTRY_URL`` (else the embedded one, see ``KafkaSettings.resolve``),
+its client options ``AGENTFLUX_SCHEMA_REGISTRY_<OPTION>`` (see ``agentflux.contract.registry``).
 """
 
 from __future__ import annotations
@@ -51,15 +51,30 @@ class KafkaSettings:
 
     @classmethod
     def resolve(cls, bootstrap_servers: str | None = None, **options: object) -> KafkaSettings:
-        """Settings from the argument, the environment, or the embedded broker, in that order."""
-        servers = bootstrap_servers or os.environ.get(ENV_BOOTSTRAP) or _embedded_bootstrap()
+        """Settings from the argument, the environment, or the embedded broker, in that order.
+
+        The schema registry URL comes from the ``schema_registry_url`` option
+        (``None`` there means no registry), else ``AGENTFLUX_SCHEMA_REGISTRY_URL``,
+        else the embedded registry of ``agentflux up`` -- but that one only when
+        the bootstrap servers are the embedded broker's address, whether they
+        came from the fallback or were given (as after ``export
+        AGENTFLUX_BOOTSTRAP_SERVERS=$(agentflux up | tail -1)``). Schemas and
+        their ids belong with the cluster whose records carry them: a producer
+        on another cluster must not register in, or decode with, a registry
+        that happens to run on this machine.
+        """
+        servers = bootstrap_servers or os.environ.get(ENV_BOOTSTRAP)
+        embedded = None
+        if not servers:
+            servers = embedded = _embedded_bootstrap()
         if not servers:
             raise ConfigError(
                 "no Kafka cluster configured: start the embedded one with `agentflux up`, "
                 f"or set {ENV_BOOTSTRAP}=host:port"
             )
         client = {**env_client_config(), **dict(options.pop("client_config", {}) or {})}  # type: ignore[call-overload]
-        options.setdefault("schema_registry_url", os.environ.get(ENV_REGISTRY))
+        if "schema_registry_url" not in options:
+            options["schema_registry_url"] = os.environ.get(ENV_REGISTRY) or _embedded_registry(servers, embedded)
         registry = {k: v for k, v in env_registry_config().items() if k != "url"}
         options["schema_registry_config"] = {**registry, **dict(options.get("schema_registry_config") or {})}  # type: ignore[call-overload]
         return cls(bootstrap_servers=servers, client_config=client, **options)  # type: ignore[arg-type]
@@ -84,3 +99,14 @@ def _embedded_bootstrap() -> str | None:
     except ImportError:
         return None
     return local_bootstrap()
+
+
+def _embedded_registry(servers: str, embedded_bootstrap: str | None) -> str | None:
+    """The embedded registry's URL when ``servers`` is the embedded broker's address, else None."""
+    try:
+        from agentflux.local import local_bootstrap, local_registry_url
+    except ImportError:
+        return None
+    if servers != (embedded_bootstrap or local_bootstrap()):
+        return None
+    return local_registry_url()
