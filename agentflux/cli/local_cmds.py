@@ -44,7 +44,7 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         help="Broker directory (default: $AGENTFLUX_HOME/kafka or ~/.local/share/agentflux/kafka); "
-        "the schema registry's is DIR/registry (default: beside the broker's, .../registry).",
+        "the schema registry keeps its data in DIR/registry (by default in 'registry' beside the broker's).",
         file_okay=False,
     ),
 ]

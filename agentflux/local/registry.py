@@ -15,6 +15,7 @@ startups overlap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -35,7 +36,8 @@ from agentflux.local.registry_java import LocalRegistryError, find_registry_java
 #: Small: the registry holds a few schemas for a developer's machine.
 JVM_FLAGS = (
     "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-    # The client compiler alone: it starts in about 6 s instead of 8 and takes less CPU doing so.
+    # The client compiler alone. Measured on a 2-core machine (Java 25): ready after about
+    # 6 s of CPU instead of 10, with 195 MB resident instead of 245; it serves a handful of schemas.
     "-XX:TieredStopAtLevel=1",
 )  # fmt: skip
 _PORT_KEY = "quarkus.http.port"
@@ -202,10 +204,11 @@ class LocalRegistry:
 
         if not alive():
             return False
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(alive, timeout):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone(alive, 10)
+        with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
+            os.kill(pid, signal.SIGTERM)
+            if not _wait_gone(alive, timeout):
+                os.kill(pid, signal.SIGKILL)
+                _wait_gone(alive, 10)
         return True
 
     def __enter__(self) -> Self:

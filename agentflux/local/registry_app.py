@@ -6,8 +6,8 @@ module (``registry-pom.xml``), the same way as the Kafka jars
 (``maven.MavenFetch``). It is unpacked once into
 ``<cache>/apicurio-registry-<version>/app`` (Quarkus's fast-jar layout, run
 with ``java -jar quarkus-run.jar``) and then deleted: Maven's local repository
-keeps a copy anyway. An interrupted unpack leaves only an ``app.partial-*``
-directory, which the next call removes and redoes.
+keeps a copy anyway. An interrupted unpack writes no marker (it leaves an
+``app.partial-<pid>`` directory behind), so the next call unpacks again.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def ensure_registry_app(progress: Progress | None = None) -> Path:
 
     Idempotent: once unpacked, later calls need neither Maven nor the network.
     ``progress`` receives one complete status line per step (meant to replace
-    the previous one), such as ``"unpacking Apicurio Registry 3.3.3: file 300 of 1160"``.
+    the previous one), such as ``"unpacking Apicurio Registry 3.3.3: file 300 of 475"``.
     """
     if registry_app_ready():
         return app_dir()
@@ -84,7 +84,7 @@ def ensure_registry_app(progress: Progress | None = None) -> Path:
     (registry_home() / _UNPACKED).unlink(missing_ok=True)
     archive_dir = fetch.ensure(_maven_java, progress)
     archives = sorted(archive_dir.glob(fetch.expect))
-    if not archives:  # the archive went after a fetch whose unpacking did not finish: fetch again
+    if not archives:  # deleted after an earlier unpack whose result is gone now: fetch it again
         fetch.forget()
         archives = sorted(fetch.ensure(_maven_java, progress).glob(fetch.expect))
     _unpack(archives[0], app_dir(), progress)

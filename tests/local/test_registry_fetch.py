@@ -147,3 +147,8 @@ def test_setup_without_java_21_fetches_everything_and_warns(
         "or Eclipse Temurin 21), or set AGENTFLUX_REGISTRY_JAVA=/path/to/java, "
         "or start Kafka alone with `agentflux up --no-registry`\n"
     )
+
+
+def test_pinned_version_matches_the_pom() -> None:
+    match = re.search(r"<apicurio.version>([^<]+)</apicurio.version>", registry_app.POM_PATH.read_text())
+    assert match is not None and match.group(1) == registry_app.APICURIO_VERSION
