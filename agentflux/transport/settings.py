@@ -2,8 +2,8 @@
 
 Resolution order for the bootstrap address: the explicit argument, then
 ``AGENTFLUX_BOOTSTRAP_SERVERS``, then the embedded broker started by
-``agentflux up``. Client options (TLS, mTLS, SASL, timeouts) pass straight through to
-librdkafka: in code as ``client_config``, or from the environment as
+``agentflux up``. Client options (TLS, mTLS, SASL, timeouts) pass straight
+through to librdkafka: in code as ``client_config``, or from the environment as
 ``AGENTFLUX_KAFKA_<OPTION>`` with dots written as underscores, for example
 ``AGENTFLUX_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` or
 ``AGENTFLUX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512``. The schema registry is
