@@ -54,7 +54,7 @@ def _registry(url: str | None, app: AgentApp | None = None) -> Registry:
 
 def _embedded() -> str | None:
     try:
-        from agentflux.local import local_registry_url  # type: ignore[attr-defined]
+        from agentflux.local import local_registry_url
     except ImportError:
         return None
     found: str | None = local_registry_url()
