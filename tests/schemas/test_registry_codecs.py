@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydantic import create_model
 from schemas.models import PriceChanged, PriceChangedBroken, PriceChangedV2, StockChanged, seed_price
 
 from agentflux.contract import compat
@@ -174,3 +175,14 @@ def test_schema_check_is_a_ci_gate_naming_topic_field_and_rule(
     assert "BACKWARD" in broken.stderr and topic in broken.stderr
     diff = cli("v2", "diff")
     assert diff.returncode == 0 and "+ currency: string" in diff.stdout, diff.stdout + diff.stderr
+
+
+@pytest.mark.asyncio
+async def test_the_record_strategy_names_subjects_after_the_record_alone(registry: Registry, unique: str) -> None:
+    named = create_model(f"Sale{unique}", product_id=(str, ...), units=(int, ...))
+    first, second = f"sc{unique}.sales-eu.v1", f"sc{unique}.sales-us.v1"
+    codec = payloads(registry, "avro", named, StockChanged, subjects="record")
+    for topic in (first, second):  # one subject for the record, whichever topic carries it
+        value = await codec.encode(topic, named(product_id="p", units=2))
+        assert await codec.decode(topic, value, named) == named(product_id="p", units=2)
+    assert await registry.versions(f"Sale{unique}") == [1]

@@ -13,6 +13,7 @@ from behaviour.helpers import KafkaBackend
 from schemas.models import PriceChanged, PriceChangedBroken, PriceChangedV2, StockChanged, Unrelated, seed_price
 
 from agentflux import AgentApp, AppRunner, Context, SchemaIncompatible
+from agentflux.contract.envelope import Envelope
 from agentflux.contract.payloads import Payloads
 from agentflux.contract.registry import Registry
 from agentflux.contract.schemas import Format, TopicFormat
@@ -162,3 +163,42 @@ async def test_a_producer_whose_model_breaks_the_rule_refuses_to_start(
     assert message.startswith(f"agent 'pricer' cannot start: {topic}: PriceChanged breaks BACKWARD compatibility")
     assert "field 'currency' was added without a default" in message
     assert await registry.versions(f"{topic}-value") == [1]
+
+
+@pytest.mark.parametrize("fmt", ["avro", "json-schema"])
+async def test_agents_on_v1_and_v2_of_a_model_read_each_others_records(
+    backend: KafkaBackend, schema_registry: str, fmt: Format
+) -> None:
+    """A v2 producer and a v1 consumer, and a v1 producer and a v2 consumer, in both orders on one topic."""
+    topic = backend.topic("price-changed")
+    old_app, new_app = (
+        app_for(backend, schema_registry, fmt),
+        AgentApp(f"{backend.app_name}-v2", format=fmt, schema_registry_url=schema_registry),
+    )
+    for app in (old_app, new_app):
+        app.topic(topic, partitions=1)
+    old_seen: list[PriceChanged] = []
+    new_seen: list[PriceChangedV2] = []
+
+    @old_app.agent("old-reader").on(topic)
+    async def old_reader(event: PriceChanged, ctx: Context) -> None:
+        old_seen.append(event)
+
+    @new_app.agent("new-reader").on(topic)
+    async def new_reader(event: PriceChangedV2, ctx: Context) -> None:
+        new_seen.append(event)
+
+    async with backend.run(old_app) as old_runner, backend.run(new_app) as new_runner:
+        await old_runner.services.publisher.publish(
+            topic, seed_price(1), envelope=Envelope.new(source="v1", type="t"), key="k"
+        )
+        await new_runner.services.publisher.publish(
+            topic,
+            PriceChangedV2(**seed_price(2).model_dump(), currency="USD"),
+            envelope=Envelope.new(source="v2", type="t"),
+            key="k",
+        )
+        await backend.eventually(lambda: len(old_seen) == 2 and len(new_seen) == 2, what="both records at both readers")
+    assert old_seen == [seed_price(1), seed_price(2)]
+    assert [(e.product_id, e.currency) for e in new_seen] == [("p1", "EUR"), ("p2", "USD")]
+    assert await backend.dead_letters(topic) == []
