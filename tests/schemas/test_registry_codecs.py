@@ -11,11 +11,9 @@ import os
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from pydantic import create_model
 from schemas.models import PriceChanged, PriceChangedBroken, PriceChangedV2, StockChanged, seed_price
 
@@ -27,15 +25,6 @@ from agentflux.contract.schemas import Format, TopicFormat
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
 FORMATS: list[Format] = ["avro", "json-schema"]
-
-
-@pytest_asyncio.fixture
-async def registry(schema_registry: str) -> AsyncIterator[Registry]:
-    found = Registry(schema_registry)
-    try:
-        yield found
-    finally:
-        await found.close()
 
 
 def payloads(registry: Registry, fmt: Format, *types: type, subjects: str = "topic") -> Payloads:

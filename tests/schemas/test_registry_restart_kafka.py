@@ -8,11 +8,9 @@ knows the ids the records carry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from behaviour.helpers import KafkaBackend
 from schemas.models import PriceChanged, PriceChangedV2, seed_price
 
@@ -25,18 +23,8 @@ from agentflux.local import LocalRegistry
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.asyncio, pytest.mark.timeout(300)]
 
 
-@pytest_asyncio.fixture
-async def backend(kafka_bootstrap: str, unique: str) -> AsyncIterator[KafkaBackend]:
-    chosen = KafkaBackend(unique, kafka_bootstrap)
-    await chosen.transport.start()
-    try:
-        yield chosen
-    finally:
-        await chosen.transport.close()
-
-
 async def test_a_registry_outage_holds_the_partition_and_loses_nothing(
-    backend: KafkaBackend, tmp_path: Path, unique: str
+    backend: KafkaBackend, tmp_path: Path, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry_process = LocalRegistry(tmp_path / "registry")
     try:
@@ -70,6 +58,8 @@ async def test_a_registry_outage_holds_the_partition_and_loses_nothing(
                 await backend.transport.publish(topic, value, key=b"k")
             await asyncio.sleep(5)  # long enough for several retries against the stopped registry
             assert len(seen) == 5, "no record of the second schema can be read while the registry is down"
+            waits = [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]
+            assert waits and f"schema registry at {url} did not answer" in waits[0]
             assert await backend.dead_letters(topic) == []
             LocalRegistry(tmp_path / "registry", port=port).start(timeout=180)  # same data dir: same ids
             await backend.eventually(lambda: len(seen) == 10, what="the waiting records", timeout=120)

@@ -5,10 +5,7 @@ Each test has its own topics (so its own subjects), app name and groups.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from behaviour.helpers import KafkaBackend
 from schemas.models import PriceChanged, PriceChangedBroken, PriceChangedV2, StockChanged, Unrelated, seed_price
 
@@ -21,25 +18,6 @@ from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
-
-
-@pytest_asyncio.fixture
-async def backend(kafka_bootstrap: str, unique: str) -> AsyncIterator[KafkaBackend]:
-    chosen = KafkaBackend(unique, kafka_bootstrap)
-    await chosen.transport.start()
-    try:
-        yield chosen
-    finally:
-        await chosen.transport.close()
-
-
-@pytest_asyncio.fixture
-async def registry(schema_registry: str) -> AsyncIterator[Registry]:
-    found = Registry(schema_registry)
-    try:
-        yield found
-    finally:
-        await found.close()
 
 
 def app_for(backend: KafkaBackend, schema_registry: str, fmt: Format = "avro") -> AgentApp:
