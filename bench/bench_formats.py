@@ -13,7 +13,9 @@
    format, on 1 and on 6 partitions (as ``bench_runtime.py``); records/s from
    the first record handled to the last, the best of ``--repeat`` runs, the
    formats one after another in each. Target: avro costs no more than JSON end
-   to end, i.e. its handler throughput is at least JSON's.
+   to end, i.e. its handler throughput is at least JSON's. Beside it, the
+   process's CPU time per record over the same span (all its threads; the
+   lowest of the runs), which a busy machine disturbs less than the rate.
 
 Kafka is ``AGENTFLUX_BENCH_BOOTSTRAP`` or a broker started for the run; the
 registry is ``AGENTFLUX_BENCH_REGISTRY`` (a Confluent-compatible URL) or an
@@ -170,38 +172,43 @@ async def encoded_values(fmt: Format, registry_url: str, topic: str) -> list[byt
 
 async def handler_rate(
     bootstrap: str, registry_url: str, fmt: Format, topic: str, partitions: int, count: int
-) -> float:
+) -> tuple[float, float]:
+    """Records/s from the first record handled to the last, and the process's CPU µs per record meanwhile."""
     app = AgentApp(f"bench-{uuid.uuid4().hex[:8]}", format=fmt, schema_registry_url=registry_url)
     app.topic(topic, partitions=partitions, types=[PriceChanged])
     agent = app.agent("sink", concurrency=64)
     seen = 0
-    first = last = 0.0
+    first = last = first_cpu = last_cpu = 0.0
     done = asyncio.Event()
 
     @agent.on(topic)
     async def on_record(event: PriceChanged, ctx: Context) -> None:
-        nonlocal seen, first, last
+        nonlocal seen, first, last, first_cpu, last_cpu
         if not seen:
-            first = time.perf_counter()
+            first, first_cpu = time.perf_counter(), time.process_time()
         seen += 1
         if seen == count:
-            last = time.perf_counter()
+            last, last_cpu = time.perf_counter(), time.process_time()
             done.set()
 
     async with AppRunner(app, KafkaTransport(KafkaSettings(bootstrap))):
         await asyncio.wait_for(done.wait(), 300)
-    return count / (last - first)
+    return count / (last - first), (last_cpu - first_cpu) / count * 1e6
+
+
+Rates = dict[int, dict[str, float]]  # partitions → format → a figure
 
 
 def throughput(
     bootstrap: str, registry_url: str, count: int, repeat: int, say: Callable[[str], None], advance: Callable[[], None]
-) -> dict[int, dict[str, float]]:
-    """Partitions → format → records/s, the best of ``repeat`` runs, each run on a topic of its own.
+) -> tuple[Rates, Rates]:
+    """Records/s (the best of ``repeat`` runs) and CPU µs per record (the lowest), each run on a topic of its own.
 
     A run handles each format in turn (json, avro, json-schema), so slow moments of a shared machine
     fall on all of them alike.
     """
-    rates: dict[int, dict[str, float]] = {p: {fmt: 0.0 for fmt in FORMATS} for p in PARTITIONS}
+    rates: Rates = {p: {fmt: 0.0 for fmt in FORMATS} for p in PARTITIONS}
+    cpu: Rates = {p: {fmt: float("inf") for fmt in FORMATS} for p in PARTITIONS}
     for partitions in PARTITIONS:
         for run in range(repeat):
             for fmt in FORMATS:
@@ -211,21 +218,25 @@ def throughput(
                 create_topic(bootstrap, topic, partitions)
                 fill(bootstrap, topic, count, asyncio.run(encoded_values(fmt, registry_url, topic)), spinner=False)
                 say(f"{what}: handling {count:,} records")
-                rate = asyncio.run(handler_rate(bootstrap, registry_url, fmt, topic, partitions, count))
+                rate, used = asyncio.run(handler_rate(bootstrap, registry_url, fmt, topic, partitions, count))
                 rates[partitions][fmt] = max(rates[partitions][fmt], rate)
+                cpu[partitions][fmt] = min(cpu[partitions][fmt], used)
                 advance()
-    return rates
+    return rates, cpu
 
 
 # -- the figures ------------------------------------------------------------------------------------
 
 
-def figures(
-    costs: dict[str, dict[str, float]], rates: dict[int, dict[str, float]], args: argparse.Namespace
-) -> list[Figure]:
+def figures(costs: dict[str, dict[str, float]], rates: Rates, cpu: Rates, args: argparse.Namespace) -> list[Figure]:
+    """The figures for ``--json``: avro and json-schema, each against JSON's from the same run."""
     codec_load = (
         f"{args.rounds} rounds of {args.iterations:,} encodes and {args.iterations:,} decodes per format "
         f"(median), a 6-field price-changed model, {DISTINCT:,} different records cycled"
+    )
+    runs = f"best of {args.repeat} run{'s' if args.repeat > 1 else ''}" if args.repeat > 1 else "1 run"
+    handler_load = (
+        f"{args.records:,} pre-encoded price-changed records per format on 1,000 keys, {runs}, formats in turn"
     )
     out = []
     json_cost = costs["json"]["encode"] + costs["json"]["decode"]
@@ -238,33 +249,45 @@ def figures(
                 "µs",
                 target="none (the cost)",
                 met=None,
-                baseline="json, codec.encode + codec.decode",
+                baseline="json: codec.encode + codec.decode",
                 baseline_value=json_cost,
                 load=codec_load,
             )
         )
-    for partitions, by_format in rates.items():
+    for partitions in PARTITIONS:
+        where = f"{partitions} partition{'s' if partitions > 1 else ''}"
         for fmt in FORMATS[1:]:
             avro = fmt == "avro"
+            rate, json_rate = rates[partitions][fmt], rates[partitions]["json"]
             out.append(
                 figure(
-                    f"{fmt}: handler throughput, {partitions} partition{'s' if partitions > 1 else ''}",
-                    by_format[fmt],
+                    f"{fmt}: handler throughput, {where}",
+                    rate,
                     "rec/s",
                     target="≥ json's (avro ≤ json end to end)" if avro else "none (compared)",
-                    met=by_format[fmt] >= by_format["json"] if avro else None,
+                    met=rate >= json_rate if avro else None,
                     baseline="json handler",
-                    baseline_value=by_format["json"],
-                    load=(
-                        f"{args.records:,} pre-encoded price-changed records per format on 1,000 keys, "
-                        f"best of {args.repeat} run{'s' if args.repeat > 1 else ''}, the formats in turn"
-                    ),
+                    baseline_value=json_rate,
+                    load=handler_load,
+                )
+            )
+        for fmt in FORMATS[1:]:
+            out.append(
+                figure(
+                    f"{fmt}: handler CPU per record, {where}",
+                    cpu[partitions][fmt],
+                    "µs",
+                    target="none (the cost)",
+                    met=None,
+                    baseline="json handler",
+                    baseline_value=cpu[partitions]["json"],
+                    load=handler_load,
                 )
             )
     return out
 
 
-def table(costs: dict[str, dict[str, float]], rates: dict[int, dict[str, float]]) -> Table:
+def table(costs: dict[str, dict[str, float]], rates: Rates, cpu: Rates) -> Table:
     """Every figure of the run, each with its ratio to JSON's."""
     out = Table("per record / per second", *FORMATS, *(f"{fmt} / json" for fmt in FORMATS[1:]))
     rows: list[tuple[str, dict[str, float]]] = [
@@ -272,7 +295,9 @@ def table(costs: dict[str, dict[str, float]], rates: dict[int, dict[str, float]]
         ("decode, µs", {f: costs[f]["decode"] for f in FORMATS}),
         ("encode + decode, µs", {f: costs[f]["encode"] + costs[f]["decode"] for f in FORMATS}),
     ]
-    rows += [(f"handler, {p} partition{'s' if p > 1 else ''}, rec/s", by_format) for p, by_format in rates.items()]
+    for p in PARTITIONS:
+        where = f"{p} partition{'s' if p > 1 else ''}"
+        rows += [(f"handler, {where}, rec/s", rates[p]), (f"handler CPU, {where}, µs", cpu[p])]
     for name, values in rows:
         ratios = (f"{values[f] / values['json']:.2f}x" for f in FORMATS[1:])
         out.add_row(name, *(number(values[f]) for f in FORMATS), *ratios)
@@ -310,9 +335,9 @@ def main() -> None:
                 advance()
                 say(f"encode + decode per record: {args.rounds} rounds")
                 costs = asyncio.run(codec_costs(registry_url, args.rounds, args.iterations, advance))
-                rates = throughput(bootstrap, registry_url, args.records, args.repeat, say, advance)
-    Console(width=None if sys.stdout.isatty() else 160).print(table(costs, rates))
-    found = figures(costs, rates, args)
+                rates, cpu = throughput(bootstrap, registry_url, args.records, args.repeat, say, advance)
+    Console(width=None if sys.stdout.isatty() else 160).print(table(costs, rates, cpu))
+    found = figures(costs, rates, cpu, args)
     for fig in found:
         if fig["met"] is not None:
             print(f"{fig['figure']}: {fig['ratio']:.2f}x json ({'met' if fig['met'] else 'missed'}: {fig['target']})")
