@@ -1,13 +1,14 @@
-"""Shared benchmark plumbing: a broker to measure against, raw clients and producing, percentiles."""
+"""Shared benchmark plumbing: a broker and a schema registry to measure against, raw clients, producing, percentiles."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,42 @@ def broker(progress: Callable[[str], None] | None = None) -> Iterator[str]:
         yield bootstrap
 
 
+@contextmanager
+def schema_registry(progress: Callable[[str], None] | None = None) -> Iterator[str]:
+    """``AGENTFLUX_BENCH_REGISTRY`` if set, else a fresh embedded Apicurio Registry for this run.
+
+    Yields its Confluent-compatible URL. The embedded one runs detached (a session of its own), so it
+    is stopped here whatever ends the block; a caller that may get SIGTERM should turn it into an
+    exception (``stop_on_sigterm``) so that this runs.
+    """
+    external = os.environ.get("AGENTFLUX_BENCH_REGISTRY")
+    if external:
+        yield external
+        return
+    from agentflux.local import LocalRegistry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = LocalRegistry(Path(tmp) / "registry")
+        try:
+            if progress:
+                url = registry.start(progress=progress, timeout=180)
+            else:
+                with console.status("starting a schema registry for the benchmark") as spinner:
+                    url = registry.start(progress=lambda msg: spinner.update(msg), timeout=180)
+            yield url
+        finally:
+            registry.stop()
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (``run_all.py`` stopping a step) into ``SystemExit``, so that ``finally`` blocks run."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
 def add_run_options(parser: argparse.ArgumentParser, quick: dict[str, Any]) -> None:
     """``--quick`` (the loads in ``quick``, for ``run_all.py``) and ``--json PATH``."""
     loads = ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in quick.items())
@@ -67,13 +104,20 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
 
 
-def fill(bootstrap: str, topic: str, count: int, value: bytes, keys: int = 1000) -> None:
+def fill(
+    bootstrap: str, topic: str, count: int, value: bytes | Sequence[bytes], keys: int = 1000, *, spinner: bool = True
+) -> None:
+    """Produce ``count`` records on ``keys`` keys: ``value``, or the values of a sequence in turn.
+
+    ``spinner``: show one while producing (False under a caller's own progress display).
+    """
+    values = [value] if isinstance(value, bytes) else list(value)
     producer = kafka_client(Producer, bootstrap, {"linger.ms": 20, "batch.size": 1_000_000})
-    with console.status(f"producing {count:,} records to {topic}"):
+    with console.status(f"producing {count:,} records to {topic}") if spinner else nullcontext():
         for n in range(count):
             while True:
                 try:
-                    producer.produce(topic, value, str(n % keys).encode())
+                    producer.produce(topic, values[n % len(values)], str(n % keys).encode())
                     break
                 except BufferError:
                     producer.poll(0.01)

@@ -4,7 +4,9 @@
 
 One Kafka broker (``AGENTFLUX_BENCH_BOOTSTRAP`` if set) is warmed up with
 ``--warmup`` seconds of delegations, then every benchmark runs against it with
-``--quick --json PATH`` (each uses fresh topics and groups of its own). Prints
+``--quick --json PATH`` (each uses fresh topics and groups of its own;
+``bench_formats.py`` also starts a schema registry, unless
+``AGENTFLUX_BENCH_REGISTRY`` names one). Prints
 one table of the figures and writes it into RESULTS.md between the
 ``run_all`` markers, unless ``--no-write``. A failed benchmark is shown with the
 tail of its stderr and the run goes on; the exit status is 1 if any failed.
@@ -64,6 +66,7 @@ def steps(warmup: float) -> list[Step]:
     return [
         Step("bench_delegate.py", ("warmup", "--warmup", f"{warmup:g}"), "warming the broker up", reports=False),
         Step("bench_runtime.py", ("--quick",), "handler throughput and latency"),
+        Step("bench_formats.py", ("--quick",), "json vs avro vs json-schema, with its own schema registry"),
         Step("bench_delegate.py", ("all", "--quick", "--warmup", "0"), "delegation latency, throughput, fan-out"),
         Step("bench_a2a_http.py", ("--quick", "--warmup", "0"), "Kafka vs a2a-sdk JSON-RPC over HTTP"),
         Step("bench_pricing.py", ("--quick",), "pricing system end to end"),

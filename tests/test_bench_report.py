@@ -117,3 +117,24 @@ def test_a_floor_has_no_verdict_and_is_not_shown_as_missed() -> None:
     )
     assert report.cells(floor)[-1] == "—"
     assert report.markdown_table([floor]).splitlines()[-1].endswith("| none (the floor) | — |")
+
+
+def test_format_figures_show_their_ratio_to_json_and_the_end_to_end_verdict() -> None:
+    # As bench_formats.py writes them: a cost with no verdict, and avro's throughput against JSON's.
+    cost = report.figure(
+        "avro: encode + decode per record", 18.4, "µs", target="none (the cost)", met=None,
+        baseline="json: codec.encode + codec.decode", baseline_value=7.18, load="3 rounds",
+    )  # fmt: skip
+    rate = report.figure(
+        "avro: handler throughput, 1 partition", 20_610.0, "rec/s", target="≥ json's (avro ≤ json end to end)",
+        met=False, baseline="json handler", baseline_value=27_827.0, load="30,000 records",
+    )  # fmt: skip
+    rows = report.markdown_table([cost, rate]).splitlines()[2:]
+    assert rows[0] == (
+        "| avro: encode + decode per record | 18.4 µs | json: codec.encode + codec.decode: 7.18 µs | 2.56x "
+        "| none (the cost) | — |"
+    )
+    assert rows[1] == (
+        "| avro: handler throughput, 1 partition | 20,610 rec/s | json handler: 27,827 rec/s | 0.74x "
+        "| ≥ json's (avro ≤ json end to end) | **missed** |"
+    )

@@ -19,10 +19,20 @@ A registry topic's record is read by its first byte:
 An unknown schema id, bytes that do not match their schema, and a writer schema
 the reader's model cannot read are ``PayloadDecodeError`` too (dead letters).
 A registry that cannot be reached is ``SchemaRegistryUnavailable`` (transient).
+
+Avro goes through confluent-kafka's serializers for a topic's first record of
+each model (encoding) and of each writer schema id and payload type
+(decoding). After that, when the library would do nothing but call fastavro
+(for a model: no ``use.latest.version``; for a writer schema: no rule set and no
+references), the same fastavro calls are made directly with the same parsed
+schemas, the same schema id prefix and the same errors. The library's per-call
+work (rule execution, inline tags, context objects, cache locks) was most of
+an Avro record's cost: see bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -39,7 +49,9 @@ if TYPE_CHECKING:
 
 MAGIC = 0
 _JSON_STARTS = frozenset(b"{[ \t\r\n")
+_SCHEMA_ID = struct.Struct(">I")
 Serializer = Callable[[Any, "SerializationContext"], Any]
+Direct = Callable[[Any], Any]  # one record in or out, without the library's per-call work (Avro)
 
 
 class Payloads:
@@ -56,6 +68,12 @@ class Payloads:
         self.registry = registry
         self._serializers: dict[tuple[str, str], Serializer] = {}
         self._deserializers: dict[tuple[str, str, object], Serializer] = {}
+        # Avro after the first record: the parsed schema and to_dict of a serializer (topic, record name) ...
+        self._writer_plans: dict[tuple[str, str], tuple[Any, Callable[[Any, Any], Any]]] = {}
+        self._writers: dict[tuple[str, str], Direct] = {}
+        # ... and the parsed reader schema and from_dict of a deserializer (topic, payload type).
+        self._reader_plans: dict[tuple[str, object], tuple[Any, Callable[[Any, Any], Any]]] = {}
+        self._readers: dict[tuple[str, int, object], Direct] = {}  # (topic, writer schema id, payload type)
 
     def format_of(self, topic: str) -> TopicFormat:
         """``topic``'s format, asked once per topic (declarations are done when payloads flow)."""
@@ -95,17 +113,31 @@ class Payloads:
                     payload = model.model_validate(payload)
                 except ValidationError as exc:
                     raise PayloadDecodeError(f"payload for {topic!r} does not match {model.__name__}: {exc}") from exc
-        serialize = await self._serializer(fmt, payload)
+        key = (fmt.topic, record_name(type(payload)) if isinstance(payload, BaseModel) else "")
+        direct = self._writers.get(key)
+        if direct is not None:
+            try:
+                written: bytes = direct(payload)
+            except PayloadDecodeError:
+                raise
+            except Exception as exc:
+                raise _config_error(exc, topic) from exc
+            return written
+        serialize = await self._serializer(fmt, key, payload)
         value: bytes = await self._run(topic, "encode", serialize, payload)
+        plan = self._writer_plans.pop(key, None)
+        if plan is not None:  # the schema is registered and its id known: the rest is fastavro's
+            self._writers[key] = _avro_writer(value[:5], *plan)
         return value
 
-    async def _serializer(self, fmt: TopicFormat, payload: object) -> Serializer:
-        model = type(payload) if isinstance(payload, BaseModel) else None
-        key = (fmt.topic, record_name(model) if model else "")
+    async def _serializer(self, fmt: TopicFormat, key: tuple[str, str], payload: object) -> Serializer:
         found = self._serializers.get(key)
         if found is None:
+            model = type(payload) if isinstance(payload, BaseModel) else None
             found = await self._make_serializer(fmt, model)
             self._serializers[key] = found
+            if fmt.format == "avro" and model is not None:
+                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model))
         return found
 
     async def _make_serializer(self, fmt: TopicFormat, model: type[BaseModel] | None) -> Serializer:
@@ -159,10 +191,23 @@ class Payloads:
             )
         if len(value) < 6:
             raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")
+        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
+        direct = self._readers.get((topic, schema_id, tp))
+        if direct is not None:
+            try:
+                return direct(value)
+            except PayloadDecodeError:
+                raise
+            except Exception as exc:
+                raise _decode_error(exc, topic, value) from exc
         writer = await self._writer_schema(topic, value)
         kind: Format = "json-schema" if (writer.schema_type or "AVRO").upper() == "JSON" else "avro"
         deserialize = await self._deserializer(topic, kind, tp)
-        return await self._run(topic, "decode", deserialize, value)
+        decoded = await self._run(topic, "decode", deserialize, value)
+        plan = self._reader_plans.get((topic, tp)) if kind == "avro" else None
+        if plan is not None and _plain_avro(writer):  # the library would only call fastavro from now on
+            self._readers[(topic, schema_id, tp)] = _avro_reader(_parse_avro(writer.schema_str), *plan)
+        return decoded
 
     def framed(self, value: bytes | None) -> bool:
         """True when ``value`` is in the Confluent wire format and a registry can read it."""
@@ -203,6 +248,7 @@ class Payloads:
         deserializer: Serializer
         if kind == "avro":
             deserializer = await self._call(topic, AsyncAvroDeserializer(registry.client, reader, from_dict))
+            self._reader_plans[(topic, tp)] = (_parse_avro(reader) if reader else None, from_dict)
         else:
             conf = {"validate": False}
             deserializer = await self._call(topic, AsyncJSONDeserializer(reader, from_dict, registry.client, conf))
@@ -262,6 +308,51 @@ def _raw(tp: type[Any]) -> Callable[[Any, Any], Any]:
         return data
 
     return from_dict
+
+
+def _parse_avro(text: str) -> Any:
+    """An Avro schema parsed for fastavro exactly as confluent-kafka's serializers parse it (no references)."""
+    from confluent_kafka.schema_registry.common.avro import parse_schema_with_repo
+
+    return parse_schema_with_repo(text, named_schemas={})
+
+
+def _plain_avro(schema: Any) -> bool:
+    """True when confluent-kafka's deserializer does nothing with ``schema`` beyond fastavro's read.
+
+    That is: no rules to run, no references to resolve, and a record or union (the library wraps other
+    top-level declarations before parsing them).
+    """
+    return schema.rule_set is None and not schema.references and schema.schema_str.lstrip()[:1] in ("{", "[")
+
+
+def _avro_writer(prefix: bytes, parsed: Any, to_dict: Callable[[Any, Any], Any]) -> Direct:
+    """What ``AsyncAvroSerializer`` does per record once its schema is registered: the id prefix, then fastavro."""
+    from fastavro import schemaless_writer
+
+    def write(obj: Any) -> bytes:
+        out = io.BytesIO()
+        out.write(prefix)
+        schemaless_writer(out, parsed, to_dict(obj, None))
+        return out.getvalue()
+
+    return write
+
+
+def _avro_reader(writer: Any, reader: Any, from_dict: Callable[[Any, Any], Any]) -> Direct:
+    """What ``AsyncAvroDeserializer`` does per record for a writer schema without rules: fastavro, then from_dict."""
+    from fastavro import schemaless_reader
+
+    # The library passes the writer's schema when it has no reader's, and fastavro drops a reader's
+    # schema equal to the writer's before reading: that comparison, made here once rather than per record.
+    resolve = None if reader is None or reader == writer else reader
+
+    def read(value: bytes) -> Any:
+        body = io.BytesIO(value)
+        body.seek(5)
+        return from_dict(schemaless_reader(body, writer, resolve, False), None)
+
+    return read
 
 
 def _decode_error(exc: Exception, topic: str, value: bytes) -> PayloadDecodeError:

@@ -1,0 +1,92 @@
+"""Avro after a topic's first record: the same bytes, values and errors as confluent-kafka's own serializers.
+
+Once confluent-kafka's serializer would only call fastavro, ``Payloads`` makes
+the same fastavro calls itself (see ``agentflux/contract/payloads.py``). These
+tests compare it, record by record, with the library's serializer and
+deserializer on the same registry and subject. No Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from confluent_kafka.schema_registry._async.avro import AsyncAvroDeserializer, AsyncAvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import BaseModel
+from schemas.models import PriceChanged, PriceChangedV2, seed_price
+
+from agentflux.contract.errors import PayloadDecodeError
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.registry import Registry
+from agentflux.contract.schemas import TopicFormat, schema_text
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
+
+
+@pytest_asyncio.fixture
+async def registry(schema_registry: str) -> AsyncIterator[Registry]:
+    found = Registry(schema_registry)
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
+def avro(registry: Registry, model: type) -> Payloads:
+    types = (model,) if issubclass(model, BaseModel) else ()
+    return Payloads(lambda topic: TopicFormat(topic, "avro", types), registry)
+
+
+def context(topic: str) -> SerializationContext:
+    return SerializationContext(topic, MessageField.VALUE)
+
+
+@pytest.mark.asyncio
+async def test_every_record_is_the_bytes_the_librarys_serializer_writes(registry: Registry, unique: str) -> None:
+    topic = f"sc{unique}.price-changed.v1"
+    codec = avro(registry, PriceChanged)
+    ours = [await codec.encode(topic, seed_price(n)) for n in range(5)]
+    assert codec._writers, "records after the first went through the direct path"
+    conf = {"auto.register.schemas": True, "subject.name.strategy": lambda ctx, name: f"{topic}-value"}
+    theirs = await AsyncAvroSerializer(
+        registry.client, schema_text("avro", PriceChanged), lambda obj, ctx: obj.model_dump(mode="json"), conf
+    )
+    assert ours == [await theirs(seed_price(n), context(topic)) for n in range(5)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("reader", [PriceChanged, PriceChangedV2, dict])
+async def test_every_record_reads_as_the_librarys_deserializer_reads_it(
+    registry: Registry, unique: str, reader: type
+) -> None:
+    topic = f"sc{unique}.price-changed.v1"
+    written = [await avro(registry, PriceChanged).encode(topic, seed_price(n)) for n in range(3)]
+    written.append(await avro(registry, PriceChangedV2).encode(topic, PriceChangedV2(**seed_price(9).model_dump())))
+    codec = avro(registry, reader)
+    ours = [await codec.decode(topic, value, reader) for value in written * 2]
+    assert codec._readers, "records after the first of each schema went through the direct path"
+    from_dict: Any = None if reader is dict else (lambda data, ctx: reader.model_validate(data))
+    schema = None if reader is dict else schema_text("avro", reader)
+    theirs = await AsyncAvroDeserializer(registry.client, schema, from_dict)
+    assert ours == [await theirs(value, context(topic)) for value in written * 2]
+
+
+@pytest.mark.asyncio
+async def test_bad_bytes_after_the_first_record_give_the_first_records_reason(registry: Registry, unique: str) -> None:
+    topic = f"sc{unique}.price-changed.v1"
+    good = await avro(registry, PriceChanged).encode(topic, seed_price())
+    bad = [good[:5] + b"\xff\xfe", good[:5] + good[5:9], good[:5] + b"\x02\xff"]
+
+    async def reason(codec: Payloads, value: bytes) -> str:
+        with pytest.raises(PayloadDecodeError) as raised:
+            await codec.decode(topic, value, PriceChanged)
+        return str(raised.value)
+
+    warm = avro(registry, PriceChanged)
+    assert await warm.decode(topic, good, PriceChanged) == seed_price()
+    assert warm._readers
+    for value in bad:
+        assert await reason(warm, value) == await reason(avro(registry, PriceChanged), value)
