@@ -32,6 +32,7 @@ an Avro record's cost: see bench/RESULTS.md.
 
 from __future__ import annotations
 
+import datetime
 import io
 import struct
 from collections.abc import Callable, Iterable
@@ -137,7 +138,7 @@ class Payloads:
             found = await self._make_serializer(fmt, model)
             self._serializers[key] = found
             if fmt.format == "avro" and model is not None:
-                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model))
+                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model, "avro"))
         return found
 
     async def _make_serializer(self, fmt: TopicFormat, model: type[BaseModel] | None) -> Serializer:
@@ -154,7 +155,7 @@ class Payloads:
             conf: dict[str, Any] = {"auto.register.schemas": False, "use.latest.version": True}
         else:
             schema = schema_text(fmt.format, model)
-            to_dict = _dumper(model)
+            to_dict = _dumper(model, fmt.format)
             conf = {"auto.register.schemas": True}
             await self.prepare_subject(fmt, model)
         subject = fmt.subject(model) if model else fmt.subject("")
@@ -284,11 +285,26 @@ class Payloads:
             await self.registry.close()
 
 
-def _dumper(model: type[BaseModel]) -> Callable[[Any, Any], dict[str, Any]]:
+def _dumper(model: type[BaseModel], fmt: Format) -> Callable[[Any, Any], dict[str, Any]]:
     def to_dict(obj: Any, ctx: Any) -> dict[str, Any]:
-        return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else dict(obj)
+        if not isinstance(obj, BaseModel):
+            return dict(obj)
+        data = obj.model_dump(mode="json")
+        # Avro writes datetimes, dates and times as logical types (numbers), which take the objects, not text.
+        return _with_times(data, obj.model_dump()) if fmt == "avro" else data
 
     return to_dict
+
+
+def _with_times(data: Any, python: Any) -> Any:
+    """``data`` (a JSON-mode dump) with the datetime, date and time values of ``python`` (a Python-mode dump)."""
+    if isinstance(python, (datetime.datetime, datetime.date, datetime.time)):
+        return python
+    if isinstance(data, dict) and isinstance(python, dict):
+        return {k: _with_times(v, python.get(k)) for k, v in data.items()}
+    if isinstance(data, list) and isinstance(python, (list, tuple)) and len(data) == len(python):
+        return [_with_times(v, p) for v, p in zip(data, python, strict=True)]
+    return data
 
 
 def _loader(model: type[BaseModel]) -> Callable[[Any, Any], BaseModel]:
