@@ -125,14 +125,17 @@ class Context:
         return self.envelope.caused(source=self.agent, type=event_type(topic), **extra)
 
     async def publish(
-        self, topic: str, payload: object, *, key: str | bytes | None = None, new_correlation: bool = False
-    ) -> Ack:
+        self, topic: str, payload: object, *, key: str | bytes | None = None, new_correlation: bool = False,
+        correlation_id: str | None = None,
+    ) -> Ack:  # fmt: skip
         """Publish ``payload`` to ``topic`` and wait until the broker acknowledged it.
 
         ``new_correlation=True`` makes the record the edge of a new request: its
         own id becomes its correlation id and it starts a new trace, while
         ``ce_causationid`` still names this message. A source agent that turns
-        each observation into a separate request uses it.
+        each observation into a separate request uses it. ``correlation_id``
+        (with ``new_correlation``) names the new request instead of the record's
+        id: a source whose payload carries the id too chooses it first.
         """
         envelope = self.caused_envelope(topic)
         payloads = self.services.publisher.payloads
@@ -141,7 +144,8 @@ class Context:
             envelope = envelope.with_(type=f"{envelope.type}.{record_name(type(payload))}")
         if new_correlation:
             fresh = Envelope.new(source=self.agent, type=envelope.type)
-            envelope = envelope.with_(id=fresh.id, correlation_id=fresh.id, traceparent=fresh.traceparent)
+            cid = correlation_id or fresh.id
+            envelope = envelope.with_(id=fresh.id, correlation_id=cid, traceparent=fresh.traceparent)
         return await self.services.publisher.publish(topic, payload, envelope=envelope, key=key)
 
     async def delegate(

@@ -39,6 +39,28 @@ async def test_ticks_publish_and_each_record_can_start_its_own_correlation() -> 
     assert not {c.correlation_id for c in got} & tick_ids
 
 
+@pytest.mark.asyncio
+async def test_a_new_request_can_be_given_its_correlation_id() -> None:
+    app = AgentApp("clock")
+    source, sink = app.agent("source"), app.agent("sink")
+    got: list[Context] = []
+
+    @source.every(0.02)
+    async def poll(ctx: Context) -> None:
+        if not got:
+            await ctx.publish("clock.reading-taken.v1", {"n": 1}, key="a", new_correlation=True, correlation_id="r-1")
+
+    @sink.on("clock.reading-taken.v1")
+    async def take(event: dict, ctx: Context) -> None:
+        got.append(ctx)
+
+    async with TestApp(app):
+        async with asyncio.timeout(5):
+            while not got:
+                await asyncio.sleep(0.01)
+    assert got[0].correlation_id == "r-1" and got[0].message_id != "r-1"
+
+
 def test_schedules_are_validated() -> None:
     agent = AgentApp("clock").agent("source")
     with pytest.raises(ConfigError, match="positive interval"):
