@@ -9,7 +9,8 @@ A topic's *format* says how its record values are written:
 
 A model's Avro schema comes from ``py-avro-schema``: a record named after the
 model class (no namespace), fields in declaration order, a field with a default
-gets it in the schema, ``X | None`` becomes ``["null", X]``. The record's name is
+gets it in the schema (not one made by a ``default_factory``, which differs per
+call), ``X | None`` becomes ``["null", X]``. The record's name is
 the model's ``title`` when its ``model_config`` sets one, else its class name, so
 two versions of a model in one code base (``PriceChangedV2`` titled
 ``PriceChanged``) share a record name, as Avro's schema resolution needs. Docstrings are left
@@ -135,6 +136,11 @@ def avro_schema(model: type[BaseModel]) -> str:
     except Exception as exc:  # py-avro-schema raises TypeError and others for types it cannot map
         raise ConfigError(f"{model.__name__}: no Avro schema can be made for this model: {exc}") from exc
     schema["name"] = record_name(model)
+    # A default_factory's value is one call's (a time, an id): a new schema in every process. No default instead.
+    factories = {name for name, info in model.model_fields.items() if info.default_factory is not None}
+    for field in schema.get("fields", []):
+        if field.get("name") in factories:
+            field.pop("default", None)
     return json.dumps(schema, separators=(",", ":"))
 
 
