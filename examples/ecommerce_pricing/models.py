@@ -25,40 +25,52 @@ def utcnow() -> datetime:
 class PriceChanged(BaseModel):
     """``ecommerce.price-changed.v1``, keyed by ``product_id``: a competitor shows a new price.
 
+    The topic is Avro through the schema registry (``app.py``). Its record
+    carries the fields of the system's contract for a price change,
+    ``product_id``, ``old_price``, ``new_price``, ``source_agent`` and
+    ``correlation_id``, and what the collector knows besides.
+
     The collector fills in every field: ``url`` is the page it scraped, ``seq``
-    counts its observations of that page, and ``previous_price`` is None the
-    first time it sees a page (the listing appeared).
+    counts its observations of that page, ``old_price`` is None the first time
+    it sees a page (the listing appeared), ``source_agent`` is its name, and
+    ``correlation_id`` is the id of the request the change starts (the
+    envelope's ``ce_correlationid`` says the same).
 
     A producer outside agentflux may send less, as the system's first producer
-    did: ``{"product_id", "competitor", "new_price", "timestamp",
-    "correlation_id"}`` and no headers. Then
+    did: a JSON body of ``{"product_id", "competitor", "new_price", "timestamp",
+    "correlation_id"}`` and no headers (the runtime reads a JSON record on an
+    Avro topic by its first byte). Then
 
     - ``timestamp`` is ``observed_at``: an ISO 8601 string (UTC when it names
       no offset) or seconds since the epoch (milliseconds when larger than
-      about 2e10, as pydantic reads them);
+      about 2e10, as pydantic reads them); one of the two is required;
     - ``change_id``, when absent, is derived from the product, the competitor,
       the new price and the observation time, so every delivery of the record
-      (and a producer's retry of it) is the same change; without ``change_id``
-      the time is required, or two reports of one price could not be told apart;
+      (and a producer's retry of it) is the same change;
     - ``url`` and ``seq`` stay None: no page of the collector's, no count;
-    - ``previous_price`` stays None: the producer does not say what the price
+    - ``old_price`` stays None: the producer does not say what the price
       was before, so the change is decided on the new price alone, as a first
       sighting is (``rules.py``: with scarce stock we hold, otherwise we undercut);
-    - ``correlation_id`` is read, never written: the runtime makes it the
+    - ``source_agent`` stays None: the producer does not name itself;
+    - ``correlation_id`` is the request's id: the runtime makes it the
       envelope's correlation id when no header carries one, and everything the
       change causes carries it there.
+
+    ``previous_price``, the name ``old_price`` had before the topic moved to
+    Avro, is still read from JSON records.
     """
 
     change_id: str = ""  # derived when empty (see above)
     product_id: str
     competitor: str
     url: str | None = None
-    previous_price: float | None = None
+    old_price: float | None = Field(default=None, validation_alias=AliasChoices("old_price", "previous_price"))
     new_price: float
     currency: str = "EUR"
     seq: int | None = None
-    observed_at: datetime = Field(default_factory=utcnow, validation_alias=AliasChoices("observed_at", "timestamp"))
-    correlation_id: str | None = Field(default=None, exclude=True)
+    observed_at: datetime = Field(validation_alias=AliasChoices("observed_at", "timestamp"))
+    source_agent: str | None = None
+    correlation_id: str | None = None
 
     @field_validator("observed_at")
     @classmethod
@@ -69,8 +81,6 @@ class PriceChanged(BaseModel):
     def _derive_change_id(self) -> Self:
         if self.change_id:
             return self
-        if "observed_at" not in self.model_fields_set:
-            raise ValueError("a price change without change_id needs its observation time (timestamp or observed_at)")
         at = self.observed_at.astimezone(UTC).isoformat()
         reported = f"{self.product_id}|{self.competitor}|{at}|{self.new_price:.2f}"
         self.change_id = str(uuid.uuid5(_REPORTED_NAMESPACE, reported))

@@ -49,4 +49,3 @@ async def test_times_round_trip_also_nested(registry: Registry, fmt: Format, uni
     value = await codec.encode(topic, reading)
     assert value[0] == 0
     assert await codec.decode(topic, value, Reading) == reading
-
