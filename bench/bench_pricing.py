@@ -312,7 +312,7 @@ class HopTail(TopicObserver):
         self.changes: dict[str, dict[str, int]] = {}  # correlation id -> step -> the first record's timestamp
         self.alerted = 0
 
-    def take(self, record: Record) -> None:
+    async def take(self, record: Record) -> None:
         cid = next((v for k, v in record.headers if k == "ce_correlationid"), None)
         if cid is None:
             return

@@ -20,27 +20,61 @@ from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
+from pydantic import BaseModel
 from rich.console import Console
 
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import TransportError
+from agentflux.contract.errors import ConfigError, TransportError
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.registry import Registry
+from agentflux.contract.schemas import TopicFormat
 from agentflux.contract.topics import DEAD_LETTER_TOPIC, reserved_specs
 from agentflux.ops.deadletters import SOURCE_TOPIC
 from agentflux.transport.base import Record, Tail, TopicPartition, Transport
 
 ROOT = Path(__file__).resolve().parent.parent
+M = TypeVar("M", bound=BaseModel)
 #: The summary figure of how many dead letters a run left (``agentflux demo`` adds a note below the table).
 DEAD_LETTERS = f"dead letters left on {DEAD_LETTER_TOPIC}"
 
 
-class AgentProcesses:
-    """Each agent in its own ``agentflux run`` process; all are stopped (SIGTERM) on exit."""
+def demo_registry(bootstrap: str, given: str | None, what: str) -> str:
+    """The schema registry a demo on ``bootstrap`` uses: ``given``, else the one its settings resolve.
 
-    def __init__(self, bootstrap: str, console: Console, env: dict[str, str] | None = None) -> None:
+    That is ``AGENTFLUX_SCHEMA_REGISTRY_URL``, else the embedded registry of
+    ``agentflux up`` when ``bootstrap`` is the embedded broker's. A ``ConfigError``
+    saying how to get one when there is none: ``what`` (a demo's Avro topics) needs it.
+    """
+    from agentflux.transport.settings import ENV_REGISTRY, KafkaSettings
+
+    url = given or KafkaSettings.resolve(bootstrap).schema_registry_url
+    if not url:
+        raise ConfigError(
+            f"{what} needs a schema registry: `agentflux up` starts one beside Kafka "
+            f"(`agentflux demo` starts both), or set {ENV_REGISTRY}"
+        )
+    return url
+
+
+def demo_payloads(format_of: Callable[[str], TopicFormat], url: str) -> Payloads:
+    """Payloads that read (and write) a demo's topics, in their declared formats, through the registry at ``url``."""
+    return Payloads(format_of, Registry(url))
+
+
+class AgentProcesses:
+    """Each agent in its own ``agentflux run`` process; all are stopped (SIGTERM) on exit.
+
+    Each process gets ``AGENTFLUX_BOOTSTRAP_SERVERS`` and, when given, ``AGENTFLUX_SCHEMA_REGISTRY_URL``.
+    """
+
+    def __init__(
+        self, bootstrap: str, console: Console, env: dict[str, str] | None = None, registry: str | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.console = console
-        self.env = env or {}
+        self.env = {**({"AGENTFLUX_SCHEMA_REGISTRY_URL": registry} if registry else {}), **(env or {})}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, app_ref: str, agent: str, *args: str) -> subprocess.Popen[bytes]:
@@ -202,19 +236,29 @@ async def wait_for_groups(bootstrap: str, groups: list[str], console: Console, t
 class TopicObserver:
     """Follows topics from their end at ``follow()``, outside any group, handing each record to ``take``.
 
-    A subclass implements ``take(record)``; a ``ValueError`` from it (a payload
-    the observer cannot read) skips the record, because judging bad input is the
-    agents' job. ``wait_for`` waits on what ``take`` has gathered.
+    A subclass implements ``async take(record)``, which may ``await self.decode(record, Model)``:
+    through the schema registry when the observer has ``payloads`` (Avro topics), else as JSON.
+    A ``ValueError`` from it (a payload the observer cannot read, ``PayloadDecodeError``
+    included) skips the record, because judging bad input is the agents' job. ``wait_for``
+    waits on what ``take`` has gathered.
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, payloads: Payloads | None = None) -> None:
         self._transport = transport
+        self.payloads = payloads
         self._tail: Tail | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
-    def take(self, record: Record) -> None:
+    async def take(self, record: Record) -> None:
         raise NotImplementedError
+
+    async def decode(self, record: Record, model: type[M]) -> M:
+        """``record``'s value as ``model``: by its first byte, the Confluent wire format (registry) or JSON."""
+        if self.payloads is None:
+            return model.model_validate_json(record.value or b"")
+        decoded: M = await self.payloads.decode(record.topic, record.value, model)
+        return decoded
 
     async def follow(self, topics: list[str]) -> None:
         """Start reading at the current end of ``topics`` (which must exist)."""
@@ -236,7 +280,7 @@ class TopicObserver:
         while True:
             for record in await self._tail.poll(500, 0.1):
                 with contextlib.suppress(ValueError):
-                    self.take(record)
+                    await self.take(record)
             self._changed.set()
 
     async def wait_for(self, check: Callable[[], bool], timeout: float) -> bool:
@@ -289,7 +333,7 @@ class DeadLetterWatch(TopicObserver):
         await self._transport.ensure_topics([s for s in reserved_specs() if s.name == DEAD_LETTER_TOPIC])
         await self.follow([DEAD_LETTER_TOPIC])
 
-    def take(self, record: Record) -> None:
+    async def take(self, record: Record) -> None:
         source = next((v for k, v in record.headers if k == SOURCE_TOPIC), None)
         if source is None or source.decode("utf-8", "replace") not in self.sources:
             return  # another system's letter, or a redrive marker

@@ -42,7 +42,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from agentflux import AgentApp, Context, Reject, Retry, RetryPolicy, ToolError, UnknownSkill
+from pydantic import BaseModel
+
+from agentflux import AgentApp, Context, PayloadDecodeError, Reject, Retry, RetryPolicy, ToolError, UnknownSkill
+from agentflux.contract.codec import decode
 from agentflux.mcp import McpServerSpec
 from examples.ecommerce_pricing.batching import Batcher
 from examples.ecommerce_pricing.collector import PriceTracker
@@ -81,17 +84,34 @@ def tool_servers(config: PricingConfig) -> list[McpServerSpec]:
     ]
 
 
+def event_types(config: PricingConfig) -> dict[str, type[BaseModel]]:
+    """The record type of each event topic, in the order of the flow."""
+    return {
+        config.price_changed: PriceChanged,
+        config.price_decided: PriceDecided,
+        config.order_updated: OrderUpdated,
+        config.price_adjustment: PriceAdjustment,
+        config.customer_alert: CustomerAlert,
+    }
+
+
 def task_id_for(change_id: str) -> str:
     """The ``update-price`` task of a change: the same for every delivery of its event."""
     return f"reprice-{change_id}"
 
 
 def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None = None) -> AgentApp:
-    """The pricing app for ``config`` (default: from the environment); ``advisor`` defaults to the env's LLM."""
+    """The pricing app for ``config`` (default: from the environment); ``advisor`` defaults to the env's LLM.
+
+    The five event topics are in ``config.format``: Avro through the schema registry by default,
+    each declaring the one record type it carries. The skill's task topics stay JSON.
+    """
     config = config or PricingConfig.from_env()
     if advisor is None and (settings := LlmSettings.from_env()) is not None:
         advisor = LlmAdvisor(settings)
     app = AgentApp(config.app_name)
+    for topic, model in event_types(config).items():
+        app.topic(topic, format=config.format, types=[model])
     for spec in tool_servers(config):
         app.tool_server(spec)
     patient = RetryPolicy(max_attempts=8, initial_backoff=0.5, max_backoff=5.0)
@@ -114,7 +134,7 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
     notify = app.agent(
         NOTIFY, description="Alerts watching customers", concurrency=CONCURRENCY, publishes=[config.customer_alert]
     )
-    tracker = PriceTracker()
+    tracker = PriceTracker(COLLECTOR)
     # Calls of one tool that overlap go as one call of its batch tool (see batching.py).
     stocks = Batcher("inventory-db", "get_inventories", "product_ids")
     prices = Batcher("inventory-db", "set_prices", "changes")
@@ -123,7 +143,7 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
     @collector.every(config.poll_seconds)
     async def collect(ctx: Context) -> None:
         if not tracker.loaded:  # the log is the collector's memory (see collector.py)
-            pages = tracker.load(await ctx.services.publisher.transport.read_all(config.price_changed))
+            pages = tracker.load(await published_changes(ctx, config.price_changed))
             ctx.log.info("resumed with the last known price of %d competitor page(s)", pages)
         scraper = ctx.tools("scraper")
 
@@ -147,7 +167,10 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         changes = [c for chunk in await asyncio.gather(*(scrape(c) for c in chunks)) for c in chunk if c is not None]
 
         async def publish(change: PriceChanged) -> None:
-            await ctx.publish(config.price_changed, change, key=change.product_id, new_correlation=True)
+            await ctx.publish(
+                config.price_changed, change, key=change.product_id, new_correlation=True,
+                correlation_id=change.correlation_id,
+            )  # fmt: skip
             tracker.remember(change)
 
         await asyncio.gather(*(publish(c) for c in changes))
@@ -255,6 +278,21 @@ def build_app(config: PricingConfig | None = None, *, advisor: LlmAdvisor | None
         await asyncio.gather(*(alert(c) for c in customers))
 
     return app
+
+
+async def published_changes(ctx: Context, topic: str) -> list[PriceChanged]:
+    """Every price change on ``topic`` that can be read (Avro through the registry, or JSON), oldest first."""
+    publisher = ctx.services.publisher
+    changes = []
+    for record in await publisher.transport.read_all(topic):
+        try:
+            if publisher.payloads is None:
+                changes.append(decode(record.value, PriceChanged))
+            else:
+                changes.append(await publisher.payloads.decode(topic, record.value, PriceChanged))
+        except PayloadDecodeError:
+            continue  # not a price change: the agents dead-letter it, the collector's memory leaves it out
+    return changes
 
 
 async def price_before(inventory: object, change_id: str, product_id: str, current: float) -> float:

@@ -5,7 +5,8 @@ observations of that page were published (``seq``). It lives in memory and is
 rebuilt from ``ecommerce.price-changed.v1`` itself when the collector starts,
 so the log is the only state: a restarted collector publishes neither a change
 it published before nor a "first observation" of a page it already reported.
-It reads the whole topic once at start; with a long retention, a compacted
+It reads the whole topic once at start (the app decodes its Avro records
+through the registry, see ``app.py``); with a long retention, a compacted
 topic holding the last observation per page would bound that read.
 
 Ids are deterministic: ``change_id`` is derived from the page URL, ``seq`` and
@@ -17,7 +18,7 @@ different sequences (one sees 10 -> 9 -> 8, the other 10 -> 8); their changes
 then differ and both are acted upon, which ends at the same final price but
 with extra adjustments. So run one collector process; a second one is safe for
 correctness of prices, not for counts. The first observation of a page is
-published too (``previous_price=None``): the competitor listing is new to us.
+published too (``old_price=None``): the competitor listing is new to us.
 Changes other producers report on the topic name no page (``url`` is None) and
 are left out of that memory.
 """
@@ -29,10 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
-from agentflux.transport.base import Record
-from examples.ecommerce_pricing.models import PriceChanged
+from examples.ecommerce_pricing.models import PriceChanged, utcnow
 
 _CHANGE_NAMESPACE = uuid.UUID("6c1e2f0a-8d4b-4a57-9e3c-2b7d5f1a9c40")
 
@@ -50,23 +48,23 @@ class Seen:
 class PriceTracker:
     """Last seen price per competitor page; turns observations into ``PriceChanged`` events."""
 
-    def __init__(self) -> None:
+    def __init__(self, source_agent: str = "price-collector") -> None:
+        self.source_agent = source_agent
         self.seen: dict[str, Seen] = {}
         self.loaded = False
 
-    def load(self, records: Iterable[Record]) -> int:
-        """Take the newest observation of each page from the topic's records; returns how many pages."""
-        for record in records:
-            try:
-                event = PriceChanged.model_validate_json(record.value or b"")
-            except ValidationError:
-                continue
+    def load(self, events: Iterable[PriceChanged]) -> int:
+        """Take the newest observation of each page from the topic's events; returns how many pages."""
+        for event in events:
             self.remember(event)
         self.loaded = True
         return len(self.seen)
 
     def observe(self, product_id: str, url: str, price: float, currency: str = "EUR") -> PriceChanged | None:
-        """The event for this observation, or None when the page's price did not change."""
+        """The event for this observation, or None when the page's price did not change.
+
+        Its ``correlation_id`` is fresh: each change is a request of its own.
+        """
         last = self.seen.get(url)
         if last is not None and last.price == price:
             return None
@@ -77,10 +75,13 @@ class PriceTracker:
             product_id=product_id,
             competitor=urlsplit(url).netloc,
             url=url,
-            previous_price=previous,
+            old_price=previous,
             new_price=price,
             currency=currency,
             seq=seq,
+            observed_at=utcnow(),
+            source_agent=self.source_agent,
+            correlation_id=str(uuid.uuid4()),
         )
 
     def remember(self, event: PriceChanged) -> None:

@@ -9,13 +9,17 @@ variable                   meaning                                              
 ``INVENTORY_DB``           SQLite file of the ``inventory-db`` MCP server        a file in the temp dir
 ``NOTIFIER_DB``            SQLite file of the ``notifier`` MCP server            a file in the temp dir
 ``PRICING_NAMESPACE``      suffix for the app, topic domains and skill id        empty
+``PRICING_FORMAT``         format of the five event topics: ``avro`` (through    ``avro``
+                           the schema registry) or ``json`` (no registry)
 =========================  ====================================================  =======================
 
 ``PRICING_NAMESPACE`` lets several independent copies share one Kafka cluster
 (the e2e tests give each test its own): with ``ns=t1`` the app is
 ``pricing-t1``, the topics are ``ecommerce-t1.price-changed.v1`` and so on, and
 the skill is ``update-price-t1``. Without it the names are the canonical ones.
-The LLM settings are read by ``llm.LlmSettings.from_env()``.
+``PRICING_FORMAT=json`` is for a cluster without a schema registry, and for the
+in-memory test kit (``agentflux.testing.TestApp``), which has none. The LLM
+settings are read by ``llm.LlmSettings.from_env()``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentflux import ConfigError
+from agentflux.contract.schemas import Format, check_format
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -65,6 +70,7 @@ class PricingConfig:
     notifier_db: Path = Path(tempfile.gettempdir()) / "agentflux-notifier.sqlite"
     namespace: str = ""
     catalog_path: Path = DEFAULT_CATALOG
+    format: Format = "avro"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PricingConfig:
@@ -81,6 +87,7 @@ class PricingConfig:
             notifier_db=Path(env.get("NOTIFIER_DB") or defaults.notifier_db),
             namespace=env.get("PRICING_NAMESPACE", ""),
             catalog_path=Path(env.get("PRICING_CATALOG") or defaults.catalog_path),
+            format=check_format(env.get("PRICING_FORMAT") or defaults.format, "PRICING_FORMAT"),
         )
 
     def env(self) -> dict[str, str]:
@@ -92,6 +99,7 @@ class PricingConfig:
             "NOTIFIER_DB": str(self.notifier_db),
             "PRICING_NAMESPACE": self.namespace,
             "PRICING_CATALOG": str(self.catalog_path),
+            "PRICING_FORMAT": self.format,
         }
 
     @property

@@ -35,7 +35,7 @@ from rich.console import Console
 from agentflux.contract.topics import task_requests_topic
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
-from examples.demo_support import AgentProcesses, DeadLetterWatch, wait_for_groups
+from examples.demo_support import AgentProcesses, DeadLetterWatch, demo_payloads, demo_registry, wait_for_groups
 from examples.ecommerce_pricing.app import ANALYSIS, COLLECTOR, NOTIFY, ORDER_UPDATE, build_app
 from examples.ecommerce_pricing.config import PricingConfig
 from examples.ecommerce_pricing.feed import FixtureSite, ScriptedChange, scripted_changes, set_price
@@ -66,8 +66,16 @@ def start_agent(agents: AgentProcesses, name: str) -> None:
     agents.start(APP_REF, name, *extra)
 
 
-async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None = None) -> dict[str, object]:
+async def run_demo(
+    bootstrap: str, console: Console, options: DemoOptions | None = None, *, schema_registry_url: str | None = None
+) -> dict[str, object]:
+    """Run the system once and return the summary.
+
+    The event topics are Avro (``app.py``): the registry is ``schema_registry_url``, else the one
+    the settings resolve for ``bootstrap`` (``demo_support.demo_registry``). Every agent process gets it.
+    """
     options = options or DemoOptions()
+    registry = demo_registry(bootstrap, schema_registry_url, "the pricing demo (its events are Avro)")
     started = time.time()
     data = options.data_dir or Path(tempfile.mkdtemp(prefix="agentflux-pricing-"))
     data.mkdir(parents=True, exist_ok=True)
@@ -85,16 +93,18 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
                 f"namespace [bold]{config.namespace}[/]: this run's topics ({config.price_changed}, ...), "
                 f"groups and skill ({config.skill}) are its own"
             )
+        console.print(f"[green]schema registry[/] at {registry}: the event topics are Avro")
         app = build_app(config)
         transport = KafkaTransport(KafkaSettings(bootstrap))
         await transport.start()
-        observer = FlowObserver(transport, config, console)
+        payloads = demo_payloads(app.format_of, registry)
+        observer = FlowObserver(transport, config, console, payloads)
         letters = DeadLetterWatch(transport, [*config.topics, task_requests_topic(config.skill)])
         try:
             await transport.ensure_topics([app.topic_spec(t) for t in config.topics])
             await observer.start()
             await letters.start()
-            with AgentProcesses(bootstrap, console, env=config.env()) as agents:
+            with AgentProcesses(bootstrap, console, env=config.env(), registry=registry) as agents:
                 startup = Startup(agents_started=time.time())
                 for name in (ANALYSIS, ORDER_UPDATE, NOTIFY, COLLECTOR):
                     start_agent(agents, name)
@@ -107,6 +117,7 @@ async def run_demo(bootstrap: str, console: Console, options: DemoOptions | None
         finally:  # every client closed here, before the broker may stop
             await letters.close()
             await observer.close()
+            await payloads.close()
             await transport.close()
     return summarize(
         observer, config, data, kill, handled, started,

@@ -43,10 +43,11 @@ class PriceChanged(BaseModel):
 
     - ``timestamp`` is ``observed_at``: an ISO 8601 string (UTC when it names
       no offset) or seconds since the epoch (milliseconds when larger than
-      about 2e10, as pydantic reads them); one of the two is required;
+      about 2e10, as pydantic reads them);
     - ``change_id``, when absent, is derived from the product, the competitor,
       the new price and the observation time, so every delivery of the record
-      (and a producer's retry of it) is the same change;
+      (and a producer's retry of it) is the same change; without ``change_id``
+      the time is required, or two reports of one price could not be told apart;
     - ``url`` and ``seq`` stay None: no page of the collector's, no count;
     - ``old_price`` stays None: the producer does not say what the price
       was before, so the change is decided on the new price alone, as a first
@@ -68,7 +69,7 @@ class PriceChanged(BaseModel):
     new_price: float
     currency: str = "EUR"
     seq: int | None = None
-    observed_at: datetime = Field(validation_alias=AliasChoices("observed_at", "timestamp"))
+    observed_at: datetime = Field(default_factory=utcnow, validation_alias=AliasChoices("observed_at", "timestamp"))
     source_agent: str | None = None
     correlation_id: str | None = None
 
@@ -81,6 +82,8 @@ class PriceChanged(BaseModel):
     def _derive_change_id(self) -> Self:
         if self.change_id:
             return self
+        if "observed_at" not in self.model_fields_set:
+            raise ValueError("a price change without change_id needs its observation time (timestamp or observed_at)")
         at = self.observed_at.astimezone(UTC).isoformat()
         reported = f"{self.product_id}|{self.competitor}|{at}|{self.new_price:.2f}"
         self.change_id = str(uuid.uuid5(_REPORTED_NAMESPACE, reported))

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentflux.contract.envelope import Envelope
+from agentflux.contract.payloads import Payloads
 from agentflux.transport.base import Record, Transport
 from examples.demo_support import TopicObserver
 from examples.ecommerce_pricing.config import PricingConfig
@@ -50,8 +51,11 @@ class ChangeTrace:
 
 
 class FlowObserver(TopicObserver):
-    def __init__(self, transport: Transport, config: PricingConfig, console: Console | None = None) -> None:
-        super().__init__(transport)
+    def __init__(
+        self, transport: Transport, config: PricingConfig, console: Console | None = None,
+        payloads: Payloads | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(transport, payloads)
         self.config = config
         self.console = console
         self.changes: dict[str, ChangeTrace] = {}  # by change id, in arrival order
@@ -66,7 +70,7 @@ class FlowObserver(TopicObserver):
             config.order_updated: OrderUpdated,
             config.price_adjustment: PriceAdjustment,
             config.customer_alert: CustomerAlert,
-        }
+        }  # as app.event_types: this module does not import the app
 
     async def start(self) -> None:
         """Start reading at the current end of the pricing topics (which must exist)."""
@@ -83,8 +87,8 @@ class FlowObserver(TopicObserver):
     def events(self) -> list[PriceChanged]:
         return [t.event for t in self.changes.values()]
 
-    def take(self, record: Record) -> None:
-        self._take(record, self._models[record.topic].model_validate_json(record.value or b""))
+    async def take(self, record: Record) -> None:
+        self._take(record, await self.decode(record, self._models[record.topic]))
 
     def _take(self, record: Record, payload: BaseModel) -> None:
         cid = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic).correlation_id
@@ -132,8 +136,8 @@ class FlowObserver(TopicObserver):
 
     def _show_change(self, trace: ChangeTrace) -> None:
         e = trace.event
-        seen = f"first seen at {e.new_price:.2f}" if e.previous_price is None else f"{e.previous_price:.2f} -> "
-        self._say(trace, f"competitor price {seen}{'' if e.previous_price is None else f'{e.new_price:.2f}'}")
+        seen = f"first seen at {e.new_price:.2f}" if e.old_price is None else f"{e.old_price:.2f} -> "
+        self._say(trace, f"competitor price {seen}{'' if e.old_price is None else f'{e.new_price:.2f}'}")
 
     def _say(self, trace: ChangeTrace, text: str) -> None:
         if self.console is not None:

@@ -36,7 +36,7 @@ def seed_inventory(path: Path = INVENTORY_SEED) -> dict[str, Stock]:
 
 
 def facts_for(event: PriceChanged, available: int, product: Product) -> Facts:
-    return Facts(event.product_id, event.new_price, event.previous_price, available, product.floor_price)
+    return Facts(event.product_id, event.new_price, event.old_price, available, product.floor_price)
 
 
 def watchers_to_alert(product: Product | None, previous_price: float, price: float) -> list[str]:

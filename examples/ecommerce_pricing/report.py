@@ -99,7 +99,7 @@ def hop_latencies(traces: list[ChangeTrace], *, first_sightings: bool = False) -
     hops = START_HOPS if first_sightings else HOPS
     spans: dict[str, list[float]] = {hop: [] for hop, _, _ in hops}
     for t in traces:
-        if (t.event.previous_price is None) != first_sightings:
+        if (t.event.old_price is None) != first_sightings:
             continue
         for hop, start, end in hops:
             began, ended = getattr(t, start), getattr(t, end)
@@ -142,7 +142,7 @@ def summarize(
     name = config.contract_name
     figures: dict[str, object] = {
         f"price changes ({name(config.price_changed)})": len(traces),
-        "  of which first sightings of a page": sum(t.event.previous_price is None for t in traces),
+        "  of which first sightings of a page": sum(t.event.old_price is None for t in traces),
         f"decisions ({name(config.price_decided)})": len(decisions),
         "  adjust": adjusting,
         "  hold": len(decisions) - adjusting,

@@ -54,7 +54,7 @@ async def check_final_state(system: PricingSystem, script: list[ScriptedChange])
     events = system.observer.events()
     seen: dict[str, list[float]] = defaultdict(list)
     for event in events:
-        if event.previous_price is not None:
+        if event.old_price is not None:
             seen[event.product_id].append(event.new_price)
     played: dict[str, list[float]] = defaultdict(list)
     for change in script:

@@ -103,7 +103,7 @@ async def wait_for(check: Any, timeout: float = 5.0) -> None:
 
 
 async def test_competitor_changes_flow_to_prices_and_alerts_as_the_rules_predict() -> None:
-    config = PricingConfig(site_url=SITE, poll_seconds=0.01)
+    config = PricingConfig(site_url=SITE, poll_seconds=0.01, format="json")
     shop = FakeShop()
     async with TestApp(build_app(config), tools=shop) as t:
         changed = lambda: t.published(config.price_changed, PriceChanged)  # noqa: E731
@@ -132,11 +132,11 @@ async def test_competitor_changes_flow_to_prices_and_alerts_as_the_rules_predict
 
 
 async def test_a_redelivered_change_is_applied_and_announced_once() -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     shop = FakeShop()
     event = PriceChanged(
         change_id="c-1", product_id="SKU-1001", competitor="rival", url=f"{SITE}/products/SKU-1001",
-        previous_price=84.95, new_price=79.0, seq=2,
+        old_price=84.95, new_price=79.0, seq=2,
     )  # fmt: skip
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=shop) as t:
         for _ in range(3):  # a redelivery, or a second collector that saw the same change
@@ -153,12 +153,12 @@ async def test_a_redelivered_change_is_applied_and_announced_once() -> None:
 
 
 async def test_a_change_that_would_keep_our_price_is_a_hold_and_not_delegated() -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     shop = FakeShop()
     shop.prices["SKU-1001"] = 72.0  # at its floor already
     event = PriceChanged(
         change_id="c-4", product_id="SKU-1001", competitor="rival", url=f"{SITE}/products/SKU-1001",
-        previous_price=65.0, new_price=60.0, seq=3,
+        old_price=65.0, new_price=60.0, seq=3,
     )  # fmt: skip
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=shop) as t:
         await t.publish(config.price_changed, event, key=event.product_id)
@@ -172,7 +172,7 @@ async def test_a_change_that_would_keep_our_price_is_a_hold_and_not_delegated() 
 
 
 async def test_the_first_applied_price_of_a_change_wins() -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     shop = FakeShop()
     async with TestApp(build_app(config), agents=[ORDER_UPDATE], tools=shop) as t:
         first = await t.delegate(config.skill, PriceUpdate(change_id="c-9", product_id="SKU-1002", price=12.0))
@@ -184,10 +184,10 @@ async def test_the_first_applied_price_of_a_change_wins() -> None:
 
 
 async def test_a_product_outside_the_catalog_is_dead_lettered() -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     event = PriceChanged(
         change_id="c-2", product_id="SKU-9999", competitor="rival", url=f"{SITE}/products/SKU-9999",
-        previous_price=None, new_price=5.0, seq=1,
+        old_price=None, new_price=5.0, seq=1,
     )  # fmt: skip
     async with TestApp(build_app(config), agents=[ANALYSIS], tools=FakeShop()) as t:
         await t.publish(config.price_changed, event, key=event.product_id)
@@ -197,11 +197,11 @@ async def test_a_product_outside_the_catalog_is_dead_lettered() -> None:
 
 async def test_a_skill_no_live_agent_offers_yet_is_retried_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.import_module("examples.ecommerce_pricing.app"), "UNKNOWN_SKILL_RETRY", 0.01)
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     shop = FakeShop()
     event = PriceChanged(
         change_id="c-3", product_id="SKU-1003", competitor="rival", url=f"{SITE}/products/SKU-1003",
-        previous_price=25.5, new_price=24.0, seq=2,
+        old_price=25.5, new_price=24.0, seq=2,
     )  # fmt: skip
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE], tools=shop) as t:
         real = t.runner.services.requester

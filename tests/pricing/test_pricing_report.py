@@ -1,5 +1,6 @@
 """The pricing summary from records an observer saw and the two databases, without Kafka or agents."""
 
+import asyncio
 import math
 import sqlite3
 from contextlib import closing
@@ -34,13 +35,13 @@ class Flow:
         headers = Envelope.new(source="test", type="t", correlation_id=correlation_id).to_headers()
         self.offset += 1
         value = payload.model_dump_json().encode()
-        self.observer.take(Record(topic, 0, self.offset, b"k", value, list(headers), at_ms))
+        asyncio.run(self.observer.take(Record(topic, 0, self.offset, b"k", value, list(headers), at_ms)))
 
 
 def change(change_id: str, previous: float, price: float) -> PriceChanged:
     return PriceChanged(
         change_id=change_id, product_id="SKU-1001", competitor="rival", url=f"{SITE}/products/SKU-1001",
-        previous_price=previous, new_price=price, seq=2,
+        old_price=previous, new_price=price, seq=2,
     )  # fmt: skip
 
 

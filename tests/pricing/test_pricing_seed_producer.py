@@ -14,9 +14,9 @@ from pricing.test_pricing_agents_memory import SITE, FakeShop
 from pydantic import ValidationError
 
 from agentflux.contract.codec import decode
+from agentflux.contract.schemas import avro_schema
 from agentflux.contract.topics import TASKS_TOPIC, task_requests_topic, task_results_topic
 from agentflux.testing import TestApp
-from agentflux.transport.base import Record
 from examples.ecommerce_pricing.app import ANALYSIS, NOTIFY, ORDER_UPDATE, build_app
 from examples.ecommerce_pricing.collector import PriceTracker
 from examples.ecommerce_pricing.config import PricingConfig
@@ -40,7 +40,8 @@ def test_the_seed_body_decodes_into_a_price_change(timestamp: object) -> None:
     event = decode(json.dumps(seed_body(timestamp=timestamp)).encode(), PriceChanged)
     assert (event.product_id, event.competitor, event.new_price) == ("SKU-1001", "rival-shop", 79.0)
     assert event.observed_at == AT  # ISO (UTC when it names no offset), epoch seconds or milliseconds
-    assert (event.url, event.previous_price, event.seq, event.currency) == (None, None, None, "EUR")
+    assert (event.url, event.old_price, event.seq, event.source_agent) == (None, None, None, None)
+    assert event.currency == "EUR"
     assert event.correlation_id == "seed-req-1"
     # The change id is the same for every delivery and every way of writing the same instant.
     assert event.change_id == PriceChanged.model_validate(seed_body()).change_id
@@ -69,28 +70,37 @@ def test_without_a_change_id_the_time_is_required() -> None:
         PriceChanged.model_validate(body)
 
 
-def test_the_body_correlation_id_is_read_but_never_written() -> None:
+def test_the_body_correlation_id_is_kept_and_written() -> None:
     event = PriceChanged.model_validate(seed_body())
-    assert "correlation_id" not in json.loads(event.model_dump_json())
+    assert json.loads(event.model_dump_json())["correlation_id"] == "seed-req-1"
 
 
-def test_the_collectors_records_are_unchanged() -> None:
-    event = PriceTracker().observe("SKU-1001", f"{SITE}/products/SKU-1001", 84.95)
+def test_the_collectors_records_carry_the_contract_fields() -> None:
+    """The Avro record of a price change has ``product_id, old_price, new_price, source_agent, correlation_id``."""
+    event = PriceTracker("price-collector").observe("SKU-1001", f"{SITE}/products/SKU-1001", 84.95)
     assert event is not None
     written = json.loads(event.model_dump_json())
-    assert list(written) == [
-        "change_id", "product_id", "competitor", "url", "previous_price", "new_price", "currency", "seq", "observed_at",
+    fields = [f["name"] for f in json.loads(avro_schema(PriceChanged))["fields"]]
+    assert list(written) == fields == [
+        "change_id", "product_id", "competitor", "url", "old_price", "new_price", "currency", "seq", "observed_at",
+        "source_agent", "correlation_id",
     ]  # fmt: skip
-    assert (written["url"], written["seq"], written["previous_price"]) == (f"{SITE}/products/SKU-1001", 1, None)
+    assert (written["url"], written["seq"], written["old_price"]) == (f"{SITE}/products/SKU-1001", 1, None)
+    assert written["source_agent"] == "price-collector" and written["correlation_id"]
     assert PriceChanged.model_validate_json(event.model_dump_json()) == event
+
+
+def test_a_json_record_written_before_the_rename_is_still_read() -> None:
+    """``old_price`` was ``previous_price`` on the JSON topic: such records still read."""
+    before = {**seed_body(), "change_id": "c-1", "previous_price": 84.95}
+    assert PriceChanged.model_validate(before).old_price == 84.95
 
 
 def test_the_collector_leaves_reported_changes_out_of_its_memory() -> None:
     ours = PriceTracker().observe("SKU-1001", f"{SITE}/products/SKU-1001", 84.95)
     assert ours is not None
-    values = [ours.model_dump_json().encode(), json.dumps(seed_body()).encode()]
     tracker = PriceTracker()
-    assert tracker.load(Record("t", 0, n, None, v, [], 0) for n, v in enumerate(values)) == 1
+    assert tracker.load([ours, PriceChanged.model_validate(seed_body())]) == 1
     assert list(tracker.seen) == [ours.url]
 
 
@@ -101,7 +111,7 @@ async def publish_raw(t: TestApp, topic: str, body: dict[str, Any], key: bytes |
 @pytest.mark.asyncio
 @pytest.mark.parametrize("key", [b"SKU-1001", None], ids=["keyed", "unkeyed"])
 async def test_a_seed_record_drives_the_system_under_its_correlation_id(key: bytes | None) -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     shop = FakeShop()
     before = shop.prices["SKU-1001"]
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=shop) as t:
@@ -125,7 +135,7 @@ async def test_a_seed_record_drives_the_system_under_its_correlation_id(key: byt
 @pytest.mark.asyncio
 async def test_a_seed_record_for_scarce_stock_is_a_hold() -> None:
     """No price before: the rules cannot tell a cut from a raise, and with 8 left they do not follow a cut."""
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=FakeShop()) as t:
         await publish_raw(t, config.price_changed, seed_body(product_id="SKU-1005", new_price=140.0), b"SKU-1005")
         await t.drain()
@@ -136,7 +146,7 @@ async def test_a_seed_record_for_scarce_stock_is_a_hold() -> None:
 
 @pytest.mark.asyncio
 async def test_an_unusable_correlation_id_in_a_seed_record_is_ignored() -> None:
-    config = PricingConfig(site_url=SITE)
+    config = PricingConfig(site_url=SITE, format="json")
     async with TestApp(build_app(config), agents=[ANALYSIS, ORDER_UPDATE, NOTIFY], tools=FakeShop()) as t:
         ack = await t.transport.publish(
             config.price_changed, json.dumps(seed_body(correlation_id="x" * 500)).encode(), key=b"SKU-1001"

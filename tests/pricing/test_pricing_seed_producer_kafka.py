@@ -8,6 +8,10 @@ agents that react to it (analysis, order-update, customer-notify) run as one
 this test's own (``PRICING_NAMESPACE``: the topic is
 ``ecommerce-s{unique}.price-changed.v1``, the groups and the skill are this
 test's too). The collector is not started: the raw producer stands in for it.
+
+The event topics are Avro through the registry, as the system runs them: the
+agents read the producer's JSON records by their first byte, and everything they
+write is Avro (the test reads it back through the registry).
 """
 
 import asyncio
@@ -25,6 +29,8 @@ from confluent_kafka import Producer
 from kafka_helpers import cli_processes, dead_letters_of, log_of, read_topic
 
 from agentflux.contract.envelope import Envelope
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.registry import Registry
 from agentflux.contract.topics import task_requests_topic, task_results_topic
 from agentflux.transport.base import Record
 from agentflux.transport.kafka import KafkaTransport
@@ -41,19 +47,22 @@ def correlation_of(record: Record) -> str:
     return Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic).correlation_id
 
 
-def by_correlation(records: list[Record], model: type[Any]) -> dict[str, list[Any]]:
+async def by_correlation(payloads: Payloads, records: list[Record], model: type[Any]) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
     for record in records:
-        found.setdefault(correlation_of(record), []).append(model.model_validate_json(record.value or b""))
+        assert (record.value or b"")[:1] == b"\0", record  # Avro, in the Confluent wire format
+        decoded = await payloads.decode(record.topic, record.value, model)
+        found.setdefault(correlation_of(record), []).append(decoded)
     return found
 
 
 async def test_a_raw_producer_without_headers_drives_the_system_under_its_correlation_ids(
-    kafka_bootstrap: str, unique: str, tmp_path: Path
+    kafka_bootstrap: str, schema_registry: str, unique: str, tmp_path: Path
 ) -> None:
     config = PricingConfig(
         inventory_db=tmp_path / "inventory.sqlite", notifier_db=tmp_path / "outbox.sqlite", namespace=f"s{unique}"
     )
+    assert config.format == "avro"
     app = build_app(config)
     transport = KafkaTransport(KafkaSettings(kafka_bootstrap))
     await transport.start()
@@ -71,7 +80,11 @@ async def test_a_raw_producer_without_headers_drives_the_system_under_its_correl
         bottle["correlation_id"]: ("SKU-1003", 24.00, 20.79, {"cust-ana", "cust-eli"}),  # 15 in stock: -1%
     }
     alerts_expected = sum(len(watchers) for *_, watchers in expected.values())
-    env = {**config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    env = {
+        **config.env(),
+        "AGENTFLUX_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "AGENTFLUX_SCHEMA_REGISTRY_URL": schema_registry,
+    }
     with cli_processes(tmp_path) as start:
         agents = start("agents", env, "run", APP_REF, "--agent", ANALYSIS, "--agent", ORDER_UPDATE, "--agent", NOTIFY)
         try:
@@ -90,9 +103,13 @@ async def test_a_raw_producer_without_headers_drives_the_system_under_its_correl
                 agents.send_signal(signal.SIGTERM)
                 agents.wait(30)
 
-    decided = by_correlation(await read_topic(kafka_bootstrap, config.price_decided), PriceDecided)
-    orders = by_correlation(await read_topic(kafka_bootstrap, config.order_updated), OrderUpdated)
-    told_by = by_correlation(alerts, CustomerAlert)
+    payloads = Payloads(app.format_of, Registry(schema_registry))
+    try:
+        decided = await by_correlation(payloads, await read_topic(kafka_bootstrap, config.price_decided), PriceDecided)
+        orders = await by_correlation(payloads, await read_topic(kafka_bootstrap, config.order_updated), OrderUpdated)
+        told_by = await by_correlation(payloads, alerts, CustomerAlert)
+    finally:
+        await payloads.close()
     assert set(decided) == set(orders) == set(told_by) == set(expected)
     for body in (shoes, bottle):
         correlation = body["correlation_id"]
