@@ -1,7 +1,8 @@
 """The pricing system on the real broker: the site, one process per agent, an observer.
 
 Each test gets its own namespace (topics, groups, skill), its own databases
-and its own competitor site. Every process a test starts is stopped when the
+and its own competitor site. The event topics are Avro through the session's
+schema registry, which every agent process is given. Every process a test starts is stopped when the
 test ends, after a failure too: agents get SIGTERM (so they close their MCP
 servers) and SIGKILL if they linger.
 """
@@ -17,14 +18,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the example lives in examples/ beside the package
     sys.path.insert(0, str(REPO))
 
+from agentflux.contract.payloads import Payloads  # noqa: E402
+from agentflux.contract.registry import Registry  # noqa: E402
+from agentflux.transport.base import Record  # noqa: E402
 from agentflux.transport.kafka import KafkaTransport  # noqa: E402
 from agentflux.transport.settings import KafkaSettings  # noqa: E402
 from examples.ecommerce_pricing.app import ANALYSIS, build_app  # noqa: E402
@@ -35,11 +40,13 @@ from examples.ecommerce_pricing.observer import FlowObserver  # noqa: E402
 from examples.ecommerce_pricing.report import complete  # noqa: E402
 
 APP_REF = "examples.ecommerce_pricing:app"
+M = TypeVar("M", bound=BaseModel)
 
 
 class PricingSystem:
-    def __init__(self, bootstrap: str, unique: str, tmp_path: Path) -> None:
+    def __init__(self, bootstrap: str, unique: str, tmp_path: Path, registry: str) -> None:
         self.bootstrap = bootstrap
+        self.registry = registry
         self.tmp_path = tmp_path
         self.site = FixtureSite()
         self.config = PricingConfig(
@@ -50,6 +57,7 @@ class PricingSystem:
         )
         self.app = build_app(self.config)
         self.transport = KafkaTransport(KafkaSettings(bootstrap))
+        self.payloads = Payloads(self.app.format_of, Registry(registry))
         self.observer: FlowObserver | None = None
         self.procs: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._logs: list[IO[bytes]] = []
@@ -67,7 +75,7 @@ class PricingSystem:
         topics = [self.config.price_changed, self.config.price_decided, self.config.order_updated]
         topics += [self.config.price_adjustment, self.config.customer_alert]
         await self.transport.ensure_topics([self.app.topic_spec(t) for t in topics])
-        self.observer = FlowObserver(self.transport, self.config)
+        self.observer = FlowObserver(self.transport, self.config, payloads=self.payloads)
         await self.observer.start()
         return self.observer
 
@@ -76,6 +84,7 @@ class PricingSystem:
         log = (self.tmp_path / f"{name}-{len(self.procs.get(name, []))}.log").open("wb")
         self._logs.append(log)
         env = {**os.environ, **self.config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": self.bootstrap}
+        env["AGENTFLUX_SCHEMA_REGISTRY_URL"] = self.registry
         command = [sys.executable, "-m", "agentflux.cli.main", "run", APP_REF, "--agent", name]
         proc = subprocess.Popen([*command, "--log-level", "warning", *args], cwd=REPO, env=env, stdout=log, stderr=log)
         self.procs.setdefault(name, []).append(proc)
@@ -151,8 +160,13 @@ class PricingSystem:
             log.close()
         self.site.stop()
 
+    async def read(self, topic: str, model: type[M]) -> list[tuple[Record, M]]:
+        """Every record of ``topic`` with its payload, decoded through the registry (Avro) or as JSON."""
+        return [(r, await self.payloads.decode(topic, r.value, model)) for r in await self.transport.read_all(topic)]
+
     async def close(self) -> None:
         if self.observer is not None:
             await self.observer.close()
+        await self.payloads.close()
         await self.transport.close()
         self.stop_processes()

@@ -69,20 +69,20 @@ async def check_final_state(system: PricingSystem, script: list[ScriptedChange])
     keys = outbox_keys(system.config.notifier_db)
     assert sorted(keys) == sorted(expected.alerts) and keys
 
-    config, transport = system.config, system.transport
-    changed = {PriceChanged.model_validate_json(r.value or b"").change_id: envelope(r).correlation_id
-               for r in await transport.read_all(config.price_changed)}  # fmt: skip
+    config = system.config
+    changes = await system.read(config.price_changed, PriceChanged)
+    changed = {e.change_id: envelope(r).correlation_id for r, e in changes}
+    assert all(e.correlation_id == envelope(r).correlation_id for r, e in changes)  # the body says what the header says
     with closing(sqlite3.connect(system.config.notifier_db)) as db:
         outbox = dict(db.execute("SELECT notification_id, idempotency_key FROM notifications").fetchall())
     traced = {}
-    for record in await transport.read_all(config.customer_alert):
-        alert = CustomerAlert.model_validate_json(record.value or b"")
+    for record, alert in await system.read(config.customer_alert, CustomerAlert):
+        assert (record.value or b"")[:1] == b"\0"  # Avro, in the Confluent wire format
         assert envelope(record).correlation_id == changed[alert.change_id]  # alert -> its price change
         traced[alert.notification_id] = f"{alert.change_id}/{alert.customer_id}"
     assert {n: traced[n] for n in outbox} == outbox  # every notification sent has its alert on Kafka
 
-    records = await transport.read_all(config.price_adjustment)
-    adjustments = [PriceAdjustment.model_validate_json(r.value or b"") for r in records]
+    adjustments = [a for _, a in await system.read(config.price_adjustment, PriceAdjustment)]
     applied = Counter(a.change_id for a in adjustments if a.applied)
     assert set(applied.values()) == {1} and len(applied) == expected.adjustments  # each change applied once
 
