@@ -125,8 +125,8 @@ def test_no_import_cycle_inside(package: str) -> None:
 # Inside streams/: what a job is (and its in-memory run), and the engines that run it.
 STREAM_DEFINITION = {"aggregates", "definition", "filters", "job", "reference", "results", "schema", "windows"}
 STREAM_ENGINES = {
-    "decoding", "embedded", "engines", "flink_checks", "flink_dead_letters", "flink_ddl", "flink_engine",
-    "flink_props", "flink_sql", "flink_windows", "invalid", "provision",
+    "decoding", "embedded", "engines", "flink_avro", "flink_checks", "flink_dead_letters", "flink_ddl",
+    "flink_engine", "flink_props", "flink_sql", "flink_windows", "framed", "invalid", "provision",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Fetch the jars the Flink engine needs (the Kafka SQL connector) once, with Maven.
+"""Fetch the jars the Flink engine needs (the Kafka SQL connector, the ``avro-confluent`` format) once, with Maven.
 
 Same scheme as the Kafka jars (``jars``, ``maven.MavenFetch``): a pom beside
 this module (``flink-pom.xml``), cached per connector version under the user's cache.
@@ -13,6 +13,8 @@ from agentflux.local.maven import MavenFetch, Progress
 
 #: No ``flink-sql-connector-kafka`` names Flink 2.3 yet; the 2.2 build runs on PyFlink 2.3.0.
 CONNECTOR_VERSION = "5.0.0-2.2"
+#: Flink's own SQL format for Avro through a schema registry: released with Flink, so PyFlink's version.
+FLINK_VERSION = "2.3.0"
 POM_PATH = Path(__file__).with_name("flink-pom.xml")
 _MVN_HINT = "Maven (mvn) is needed to fetch the Flink Kafka connector: install it (apt-get install maven)"
 
@@ -22,7 +24,7 @@ def flink_libs_dir() -> Path:
 
 
 def _fetch() -> MavenFetch:
-    what = f"the Flink Kafka connector {CONNECTOR_VERSION}"
+    what = f"the Flink Kafka connector {CONNECTOR_VERSION} and Flink's avro-confluent format {FLINK_VERSION}"
     return MavenFetch(what, POM_PATH, flink_libs_dir(), _MVN_HINT, extra_args=("-DexcludeTransitive=true",))
 
 

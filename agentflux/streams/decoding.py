@@ -5,13 +5,20 @@ Quix Streams' consumer, which hands it (with the raw message) to the engine's
 error callback: that callback dead-letters it and the job goes on. The
 error's message is the one the Flink engine writes for the same record
 (``invalid``).
+
+On an ``avro`` source a record is read by its first byte, as agents read it
+(``agentflux.contract.payloads``): plain JSON as above, anything else through
+``framed`` (the engine's ``Payloads``, with the writer's schema from the
+registry), whose ``PayloadDecodeError`` names the reason (a wrong magic byte,
+an unknown schema id, bytes that do not match their schema).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from quixstreams.models import Deserializer, Serializer
 
 from agentflux.contract.errors import PayloadDecodeError
@@ -26,6 +33,8 @@ if TYPE_CHECKING:
 KEY = "__key"
 TIME = "__time"
 RAW = "__raw"
+_JSON_STARTS = frozenset(b"{[ \t\r\n")
+Framed = Callable[[bytes], BaseModel]
 
 
 class PayloadDeserializer(Deserializer):
@@ -38,12 +47,17 @@ class PayloadDeserializer(Deserializer):
         self._time = source.time
         self._fields = job.aggregated_fields
         self._keep_raw = keep_raw
+        #: Set by the engine while it runs an avro source: decodes a value in the Confluent wire format.
+        self.framed: Framed | None = None
 
     def __call__(self, value: bytes, ctx: SerializationContext) -> dict[str, Any]:
-        try:
-            payload = self._model.model_validate_json(value)
-        except ValidationError as exc:
-            raise PayloadDecodeError(describe(exc, self._model)) from exc
+        if self.framed is not None and value and value[0] not in _JSON_STARTS:
+            payload = self.framed(value)
+        else:
+            try:
+                payload = self._model.model_validate_json(value)
+            except ValidationError as exc:
+                raise PayloadDecodeError(describe(exc, self._model)) from exc
         row: dict[str, Any] = {KEY: getattr(payload, self._key), TIME: epoch_ms(getattr(payload, self._time))}
         for name in self._fields:
             row[name] = float(getattr(payload, name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel
 
@@ -24,11 +24,19 @@ from agentflux.streams.schema import KeyKind, TimeKind, check_numeric, output_fi
 from agentflux.streams.windows import Window
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SourceFormat = Literal["json", "avro"]
+SOURCE_FORMATS: tuple[SourceFormat, ...] = ("json", "avro")
 
 
 @dataclass(frozen=True)
 class Source:
-    """The topic a job reads, its payload model, and the model's key and event-time fields."""
+    """The topic a job reads, its payload model, and the model's key and event-time fields.
+
+    ``format`` is how the topic's values are written: ``json``, or ``avro`` in the
+    Confluent wire format through the schema registry (the embedded engine decodes
+    with the writer's schema into ``model``, as agents do; Flink reads it with its
+    ``avro-confluent`` format). Each engine compiles it its own way.
+    """
 
     topic: str
     model: type[BaseModel]
@@ -37,6 +45,12 @@ class Source:
     key_kind: KeyKind
     time_kind: TimeKind
     rekey: bool = False
+    format: SourceFormat = "json"
+
+    @property
+    def registered(self) -> bool:
+        """True when the values go through the schema registry."""
+        return self.format != "json"
 
 
 @dataclass(frozen=True)

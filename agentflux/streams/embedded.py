@@ -8,6 +8,10 @@ engine's watermark is on a one-partition topic (see ``docs/streams.md``).
 
 Delivery is at-least-once: after a crash, window results since the last
 commit may be written again, with the same ``ce_id`` (see ``results``).
+
+An ``avro`` source is decoded by the agents' ``Payloads`` through the schema
+registry of the Kafka settings (``framed``); JSON records on it are still
+read, by their first byte.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from agentflux.contract.errors import InvalidMessage, LifecycleError
 from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.streams.decoding import KEY, RAW, PayloadDeserializer, ResultSerializer, extract_time
+from agentflux.streams.framed import FramedDecoder, source_payloads
 from agentflux.streams.invalid import key_mismatch
 from agentflux.streams.provision import job_topics
 from agentflux.streams.results import WINDOW_END, WINDOW_START, encode_key, encode_value, result_headers
@@ -110,6 +115,7 @@ class EmbeddedEngine:
         self._app: Application | None = None
         self._group = ""
         self._dead_letters: tuple[LoopThread, DeadLetterWriter] | None = None
+        self._source: PayloadDeserializer | None = None
         self.late = 0
 
     def build(self, job: StreamJob[Any]) -> Application:
@@ -129,9 +135,10 @@ class EmbeddedEngine:
             loglevel=None, on_message_processed=s.on_processed,
         )  # fmt: skip
         source_spec, sink_spec = job.source_spec, job.sink_spec
+        self._source = PayloadDeserializer(job, keep_raw=not source_spec.rekey)
         source = app.topic(
-            source_spec.topic, value_deserializer=PayloadDeserializer(job, keep_raw=not source_spec.rekey),
-            key_deserializer="bytes", timestamp_extractor=extract_time,
+            source_spec.topic, value_deserializer=self._source, key_deserializer="bytes",
+            timestamp_extractor=extract_time,
         )  # fmt: skip
         sink = app.topic(sink_spec.topic, value_serializer=ResultSerializer(), key_serializer="bytes")
         sdf = app.dataframe(source)
@@ -155,6 +162,8 @@ class EmbeddedEngine:
     def run(self, job: StreamJob[Any], *, timeout: float = 0.0) -> None:
         """Run ``job``; with ``timeout`` > 0, stop after that many seconds without a new record."""
         app = self.build(job)
+        source = job.source_spec
+        payloads = source_payloads(self.kafka, source) if source.registered else None
         with LoopThread(f"agentflux-{job.name}-dead-letters") as loop:
             transport = KafkaTransport(self.kafka)
             try:
@@ -164,9 +173,13 @@ class EmbeddedEngine:
                     transport, group=self._group, agent=job.name, max_bytes=self.kafka.max_message_bytes
                 )
                 self._dead_letters = (loop, writer)
+                if payloads is not None and self._source is not None:
+                    self._source.framed = FramedDecoder(loop, payloads, source)
                 app.run(timeout=timeout)
             finally:
                 self._dead_letters = None
+                if payloads is not None:
+                    loop.run(payloads.close())
                 loop.run(transport.close())
 
     def _dead_letter(self, record: Record, error: BaseException) -> None:

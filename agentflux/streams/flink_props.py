@@ -20,7 +20,7 @@ _LOGIN_MODULES = {
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
 }
-_SECRET_WORDS = ("password", "jaas", "secret")
+_SECRET_WORDS = ("password", "jaas", "secret", "user-info")
 PLACEHOLDER_BOOTSTRAP = "<bootstrap-servers>"
 
 

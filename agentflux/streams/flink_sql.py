@@ -18,6 +18,9 @@ semantics (``docs/streams.md``):
   record, so a record's lateness does not depend on wall-clock timing;
 * no idle timeout by default: a partition never drops out of the watermark,
   so a job that starts behind a backlog loses no window.
+
+An ``avro`` source is read with Flink's ``avro-confluent`` format through the
+schema registry instead (``flink_avro``), and has no dead-letter path.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentflux.streams.filters import sql_literal
+from agentflux.streams.flink_avro import avro_valid_view, avro_window_source, registry_options
 from agentflux.streams.flink_ddl import interval, quote
 from agentflux.streams.flink_dead_letters import dead_letter_group, dead_letter_insert, dead_letter_sink, raw_source
 from agentflux.streams.flink_props import java_properties, redacted
@@ -48,7 +52,8 @@ class FlinkSql:
     """The statements of one job and the session settings they assume.
 
     ``statements`` (the tables and the view) run first, one by one; then
-    ``inserts`` run together, as one statement set: one Flink job.
+    ``inserts`` run together, as one statement set: one Flink job. The
+    dead-letter statements are empty for a source without a dead-letter path (Avro).
     """
 
     config: dict[str, str]
@@ -62,11 +67,12 @@ class FlinkSql:
 
     @property
     def statements(self) -> list[str]:
-        return [self.source, self.view, self.sink, self.dead_letter_source, self.dead_letter_sink]
+        found = [self.source, self.view, self.sink, self.dead_letter_source, self.dead_letter_sink]
+        return [s for s in found if s]
 
     @property
     def inserts(self) -> list[str]:
-        return [self.insert, self.dead_letter_insert]
+        return [s for s in (self.insert, self.dead_letter_insert) if s]
 
     def script(self) -> str:
         """The job as the Flink SQL client takes it: ``SET``s, the tables, then ``EXECUTE STATEMENT SET``."""
@@ -102,6 +108,21 @@ def compile_job(
     watermark: dict[str, str] = {"scan.watermark.emit.strategy": watermark_emit}
     if idle_timeout_ms:
         watermark["scan.watermark.idle-timeout"] = f"{idle_timeout_ms} ms"
+    if job.source_spec.registered:
+        registry = registry_options(kafka)
+        registry = redacted(registry) if redact else registry
+        return FlinkSql(
+            config={"table.local-time-zone": "UTC", **idle_timeout_config(idle_timeout_ms)},
+            source=avro_window_source(
+                job, names["source"], reading, registry, {"properties.group.id": group, **start, **watermark}
+            ),
+            view=avro_valid_view(job, names["valid"], names["source"]),
+            sink=result_sink(job, names["sink"], kafka_opts),
+            insert=window_insert(job, names["valid"], names["sink"]),
+            dead_letter_source="",
+            dead_letter_sink="",
+            dead_letter_insert="",
+        )
     return FlinkSql(
         config={"table.local-time-zone": "UTC", **idle_timeout_config(idle_timeout_ms)},
         source=window_source(job, names["source"], reading, {"properties.group.id": group, **start, **watermark}),

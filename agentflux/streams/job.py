@@ -30,9 +30,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from agentflux.contract.errors import ConfigError
+from agentflux.contract.schemas import avro_schema
 from agentflux.contract.topics import validate_topic
 from agentflux.streams.aggregates import Aggregate
-from agentflux.streams.definition import JobDefinition, Sink, Source
+from agentflux.streams.definition import SOURCE_FORMATS, JobDefinition, Sink, Source, SourceFormat
 from agentflux.streams.filters import Filter
 from agentflux.streams.reference import Evaluation, evaluate
 from agentflux.streams.results import WINDOW_END, WINDOW_START
@@ -47,16 +48,32 @@ _RESERVED = {WINDOW_START, WINDOW_END, "start", "end"}
 class StreamJob(JobDefinition, Generic[Out]):
     """A windowed aggregation from a source topic to a sink topic. Immutable; build it step by step."""
 
-    def source(self, topic: str, model: type[BaseModel], *, key: str, time: str, rekey: bool = False) -> StreamJob[Out]:
+    def source(
+        self, topic: str, model: type[BaseModel], *, key: str, time: str, rekey: bool = False,
+        format: SourceFormat = "json",
+    ) -> StreamJob[Out]:  # fmt: skip
         """Read ``model`` records from ``topic``, grouped by field ``key``, in event time from field ``time``.
 
         The topic should be keyed by the key field (the topic contract keys by
         entity). ``rekey=True`` lets the embedded engine regroup a topic that is
         not, through a repartition topic; otherwise a record whose Kafka key
         differs from its key field goes to the dead-letter topic.
+
+        ``format="avro"`` reads a topic whose values are Avro through the schema
+        registry (``KafkaSettings.schema_registry_url``), as an app's
+        ``app.topic(name, format="avro")`` writes them.
         """
         validate_topic(topic)
-        source = Source(topic, model, key, time, key_kind(model, key), time_kind(model, time), rekey=rekey)
+        if format not in SOURCE_FORMATS:
+            raise ConfigError(
+                f"source {topic!r}: format must be one of {', '.join(SOURCE_FORMATS)}; got {format!r} "
+                "(Flink has no reader for JSON Schema in the Confluent wire format)"
+            )
+        if format == "avro":
+            avro_schema(model)  # a ConfigError now, for a model Avro cannot describe
+        source = Source(
+            topic, model, key, time, key_kind(model, key), time_kind(model, time), rekey=rekey, format=format
+        )
         return replace(self, _source=source)
 
     def window(self, window: Window) -> StreamJob[Out]:

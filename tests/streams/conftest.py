@@ -31,12 +31,11 @@ def flink_jars() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def flink_engine(kafka_bootstrap: str, flink_jars: list[Path]) -> Iterator[Any]:
-    """One FlinkEngine, hence one TableEnvironment and mini-cluster, for the whole session."""
+def flink_engine(kafka_bootstrap: str, schema_registry: str, flink_jars: list[Path]) -> Iterator[Any]:
+    """One FlinkEngine, hence one TableEnvironment and mini-cluster, for the whole session (Avro sources too)."""
     from agentflux.streams.flink_engine import FlinkEngine, FlinkSettings
     from agentflux.transport.settings import KafkaSettings
 
-    engine = FlinkEngine(
-        KafkaSettings(kafka_bootstrap), FlinkSettings(jars=tuple(flink_jars), checkpoint_interval_ms=2000)
-    )
+    kafka = KafkaSettings(kafka_bootstrap, schema_registry_url=schema_registry)
+    engine = FlinkEngine(kafka, FlinkSettings(jars=tuple(flink_jars), checkpoint_interval_ms=2000))
     yield engine

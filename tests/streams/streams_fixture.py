@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 
 from agentflux.streams import StreamJob, avg, col, count, hopping, max_, min_, sum_
+from agentflux.streams.definition import SourceFormat
 
 BASE_MS = 1_700_000_000_000  # a multiple of the 5 s slide: windows start at BASE + k * 5 s
 SIZE_MS, SLIDE_MS, GRACE_MS = 10_000, 5_000, 2_000
@@ -34,10 +35,12 @@ class WindowResult(BaseModel):
     sum_v: float
 
 
-def make_job(name: str, source: str, sink: str, *, rekey: bool = False) -> StreamJob[WindowResult]:
+def make_job(
+    name: str, source: str, sink: str, *, rekey: bool = False, format: SourceFormat = "json"
+) -> StreamJob[WindowResult]:
     return (
         StreamJob(name)
-        .source(source, Reading, key="machine_id", time="ts", rekey=rekey)
+        .source(source, Reading, key="machine_id", time="ts", rekey=rekey, format=format)
         .window(hopping(SIZE_MS, SLIDE_MS, grace=GRACE_MS))
         .aggregate(readings=count(), avg_v=avg("v"), min_v=min_("v"), max_v=max_("v"), sum_v=sum_("v"))
         .filter((col("readings") >= 2) | (col("max_v") > 50.0))
@@ -88,4 +91,5 @@ if os.environ.get("STREAMS_FIXTURE_SOURCE"):
         os.environ["STREAMS_FIXTURE_SOURCE"],
         os.environ["STREAMS_FIXTURE_SINK"],
         rekey=bool(os.environ.get("STREAMS_FIXTURE_REKEY")),
+        format="avro" if os.environ.get("STREAMS_FIXTURE_FORMAT") == "avro" else "json",
     )

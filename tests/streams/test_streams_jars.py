@@ -27,3 +27,12 @@ def test_cache_location_and_readiness(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (libs.parent / ".complete").write_text(flink_jars._fetch()._digest() + "\n")
     assert flink_jars.flink_jars_ready()
     assert flink_jars.ensure_flink_jars() == [libs / "flink-sql-connector-kafka.jar"]  # no Maven needed now
+
+
+def test_pom_pins_the_avro_confluent_format_to_pyflinks_version() -> None:
+    from importlib.metadata import version
+
+    pom = flink_jars.POM_PATH.read_text()
+    assert "<artifactId>flink-sql-avro-confluent-registry</artifactId>" in pom
+    assert f"<flink.version>{flink_jars.FLINK_VERSION}</flink.version>" in pom
+    assert version("apache-flink") == flink_jars.FLINK_VERSION
