@@ -13,7 +13,9 @@ maintenance-scheduling  serves ``schedule-maintenance``: ``book_maintenance`` th
                         ``manufacturing.maintenance-scheduled.v1``
 ======================  ==================================================================================
 
-No agent subscribes to ``manufacturing.sensor-reading.v1``: the window job
+No agent subscribes to ``manufacturing.sensor-reading.v1`` (Avro through the
+schema registry; the app declares it so that ``agentflux schema check`` covers
+it): the window job
 (``job.py``) reads it and writes one ``diagnose-machine`` task per anomalous
 window, keyed by machine id, with a task id derived from the window. Tasks of
 one machine therefore run one after another, and a refined event written again
@@ -33,7 +35,13 @@ from datetime import UTC, datetime
 
 from agentflux import AgentApp, Context, Retry, RetryPolicy, UnknownSkill
 from examples.predictive_maintenance.config import MaintenanceConfig
-from examples.predictive_maintenance.models import Diagnosis, MaintenanceBooked, MaintenanceRequest, VibrationAnomaly
+from examples.predictive_maintenance.models import (
+    Diagnosis,
+    MaintenanceBooked,
+    MaintenanceRequest,
+    SensorReading,
+    VibrationAnomaly,
+)
 from examples.predictive_maintenance.rules import diagnose
 
 DIAGNOSTICS, SCHEDULING = "diagnostics", "maintenance-scheduling"
@@ -51,6 +59,7 @@ def build_app(config: MaintenanceConfig | None = None) -> AgentApp:
     """The maintenance app for ``config`` (default: from the environment)."""
     config = config or MaintenanceConfig.from_env()
     app = AgentApp(config.app_name)
+    app.topic(config.sensor_topic, format="avro", types=[SensorReading])  # written by the simulator, read by the job
     app.tool_server(config.tool_server())
     patient = RetryPolicy(max_attempts=8, initial_backoff=0.5, max_backoff=5.0)
     diagnostics = app.agent(

@@ -1,7 +1,9 @@
 """The window job: average vibration per machine over 10 minutes, every minute, above a threshold.
 
 Thousands of raw readings per second become, now and then, one task for the
-``diagnose-machine`` skill: that is all an LLM agent should have to read.
+``diagnose-machine`` skill: that is all an LLM agent should have to read. The
+readings are Avro through the schema registry (``format="avro"``): the embedded
+engine decodes them as agents do, Flink with its ``avro-confluent`` format.
 
     agentflux streams run examples.predictive_maintenance:job                  # embedded (Quix Streams)
     agentflux streams run examples.predictive_maintenance:job --engine flink   # Apache Flink
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from agentflux.contract.topics import task_requests_topic
 from agentflux.streams import StreamJob, avg, col, count, hopping, max_
+from agentflux.streams.definition import SourceFormat
 from examples.predictive_maintenance.config import DEFAULT_THRESHOLD, MaintenanceConfig
 from examples.predictive_maintenance.models import SENSOR_TOPIC, SensorReading, VibrationAnomaly
 
@@ -25,12 +28,12 @@ WINDOW, SLIDE, GRACE = "10m", "1m", "30s"
 
 def build_job(
     *, name: str = "vibration-anomalies", source: str = SENSOR_TOPIC, sink: str | None = None,
-    threshold: float = VIBRATION_THRESHOLD,
+    threshold: float = VIBRATION_THRESHOLD, format: SourceFormat = "avro",
 ) -> StreamJob[VibrationAnomaly]:  # fmt: skip
     """The job, with its topics and threshold open to change (tests and demos give each run its own topics)."""
     return (
         StreamJob[VibrationAnomaly](name)
-        .source(source, SensorReading, key="machine_id", time="timestamp")
+        .source(source, SensorReading, key="machine_id", time="timestamp", format=format)
         .window(hopping(WINDOW, SLIDE, grace=GRACE))
         .aggregate(
             avg_vibration=avg("vibration"),

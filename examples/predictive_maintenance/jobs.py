@@ -47,12 +47,15 @@ class JobProcess:
     """The window job as ``agentflux streams run`` in a child process; ``stop`` sends SIGTERM."""
 
     def __init__(
-        self, bootstrap: str, config: MaintenanceConfig, engine: str, state_dir: Path, console: Console
-    ) -> None:
+        self, bootstrap: str, config: MaintenanceConfig, engine: str, state_dir: Path, console: Console,
+        registry: str | None = None,
+    ) -> None:  # fmt: skip
         self.bootstrap, self.engine, self.console = bootstrap, engine, console
         self.group = f"agentflux.streams.{config.job_name}"
         command = [sys.executable, "-m", "agentflux.cli.main", "streams", "run", JOB_REF, "--engine", engine]
         env = {**os.environ, **config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": bootstrap}
+        if registry:  # the job reads the Avro readings through it
+            env["AGENTFLUX_SCHEMA_REGISTRY_URL"] = registry
         # The observer prints the dead letters; the job's own warning for each would repeat them at length.
         args = ["--state-dir", str(state_dir), "--log-level", "error"]
         if engine == "flink":

@@ -58,7 +58,7 @@ class MaintenanceObserver(TopicObserver):
         """Start reading at the current end of the observed topics (which must exist)."""
         await self.follow(self.topics)
 
-    def take(self, record: Record) -> None:
+    async def take(self, record: Record) -> None:
         c = self.config
         if record.topic == DEAD_LETTER_TOPIC:
             headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers}

@@ -12,11 +12,17 @@ configuration gives the same readings.
 
 The stream ends (with ``close_windows``) with one reading per machine past
 the last window's end plus grace, so every window of the run closes.
+
+Readings are Avro in the Confluent wire format: agentflux's ``Payloads``
+registers ``SensorReading``'s schema under ``{topic}-value`` (BACKWARD) in the
+schema registry of the Kafka settings and encodes each reading with it, as an
+agent publishing an ``avro`` topic does.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import threading
 import time
@@ -28,12 +34,17 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Producer
 
 from agentflux.contract.envelope import now_rfc3339
+from agentflux.contract.errors import ConfigError
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.registry import Registry
+from agentflux.contract.schemas import TopicFormat
 from agentflux.contract.topics import event_type
 from agentflux.transport.kafka_client import client_config, cluster_watch, make_client
-from agentflux.transport.settings import KafkaSettings
+from agentflux.transport.settings import ENV_REGISTRY, KafkaSettings
 from examples.predictive_maintenance.models import SENSOR_TOPIC, SensorReading
 
 CLOSING_GAP = timedelta(minutes=12)  # past a 10-minute window plus its 30 s grace
+AVRO = b"application/avro"
 
 
 def machine_ids(count: int) -> list[str]:
@@ -92,7 +103,7 @@ def _headers(reading_type: bytes) -> list[tuple[str, bytes]]:
     message_id = str(uuid.uuid4()).encode()
     return [
         ("ce_specversion", b"1.0"), ("ce_id", message_id), ("ce_source", b"sensor-simulator"),
-        ("ce_type", reading_type), ("ce_time", now_rfc3339().encode()), ("content-type", b"application/json"),
+        ("ce_type", reading_type), ("ce_time", now_rfc3339().encode()), ("content-type", AVRO),
         ("ce_correlationid", message_id),
     ]  # fmt: skip
 
@@ -100,17 +111,44 @@ def _headers(reading_type: bytes) -> list[tuple[str, bytes]]:
 def publish(
     config: SimulatorConfig, kafka: KafkaSettings, topic: str = SENSOR_TOPIC, stop: threading.Event | None = None
 ) -> int:
-    """Publish a run at ``config.rate`` readings per second; returns how many were published.
+    """Publish a run at ``config.rate`` readings per second, in Avro; returns how many were published.
 
-    ``stop`` ends the run early (checked every 500 readings), for a caller that runs it on a thread.
+    ``stop`` ends the run early (checked every 500 readings), for a caller that runs it on a thread
+    (it runs an event loop of its own for the registry's client).
     """
+    if not kafka.schema_registry_url:
+        raise ConfigError(
+            f"the simulator writes Avro: it needs a schema registry (`agentflux up` starts one, or set {ENV_REGISTRY})"
+        )
+    registry = Registry(kafka.schema_registry_url, kafka.schema_registry_config)
+    payloads = Payloads(lambda t: TopicFormat(t, "avro", (SensorReading,)), registry)
+    return asyncio.run(_publish(config, kafka, topic, stop, payloads))
+
+
+async def _publish(
+    config: SimulatorConfig, kafka: KafkaSettings, topic: str, stop: threading.Event | None, payloads: Payloads
+) -> int:
     options = {**client_config(kafka, cluster_watch(kafka)), **kafka.producer_config, "linger.ms": 5, "acks": "all"}
     producer = make_client(Producer, options)
     kind = event_type(topic).encode()
     started = time.monotonic()
     sent = 0
+    try:
+        sent = await _produce(config, producer, topic, kind, stop, payloads, started)
+    finally:
+        await payloads.close()
+    if producer.flush(60):
+        raise RuntimeError("the broker did not acknowledge every reading within 60 s")
+    return sent
+
+
+async def _produce(
+    config: SimulatorConfig, producer: Producer, topic: str, kind: bytes, stop: threading.Event | None,
+    payloads: Payloads, started: float,
+) -> int:  # fmt: skip
+    sent = 0
     for sent, reading in enumerate(readings(config), start=1):
-        value = reading.model_dump_json().encode()
+        value = await payloads.encode(topic, reading)
         while True:
             try:
                 producer.produce(topic, value, reading.machine_id.encode(), headers=_headers(kind))
@@ -123,9 +161,7 @@ def publish(
             producer.poll(0)
             ahead = started + sent / config.rate - time.monotonic()
             if ahead > 0:
-                time.sleep(ahead)
-    if producer.flush(60):
-        raise RuntimeError("the broker did not acknowledge every reading within 60 s")
+                await asyncio.sleep(ahead)  # this loop is the thread's own: nothing else waits on it
     return sent
 
 
