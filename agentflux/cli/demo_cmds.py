@@ -1,8 +1,13 @@
-"""``agentflux demo NAME``: run an example system end to end on the embedded Kafka.
+"""``agentflux demo NAME``: run an example system end to end on the embedded Kafka (and schema registry).
 
 The demos live in ``examples/`` beside the package, so this command runs from a
 checkout of the repository. It starts the embedded broker if none is
-configured and stops it again afterwards unless ``--keep-kafka`` is given.
+configured and stops it again afterwards unless ``--keep-kafka`` is given. The
+pricing and maintenance demos write Avro, so with the embedded broker it starts
+the embedded schema registry too (as ``agentflux up`` does, and stops it with
+the broker); with ``AGENTFLUX_BOOTSTRAP_SERVERS`` set, the registry is
+``AGENTFLUX_SCHEMA_REGISTRY_URL`` (or the embedded one, if that is the embedded
+broker's address). Each demo hands the registry's URL to every process it starts.
 
 A demo's topics are its own, never a user's, but its dead letters land in
 the one ``agent.dead-letter.v1`` that ``agentflux dlq list`` reads: under its
@@ -32,18 +37,23 @@ _console = Console()
 DEAD_LETTERS = f"dead letters left on {DEAD_LETTER_TOPIC}"
 
 
-def _bootstrap_and_cleanup(keep: bool) -> tuple[str, object]:
+def _services(keep: bool, registry: bool) -> tuple[str, str | None, list[Any]]:
+    """The bootstrap address, the registry URL (None: the demo resolves it) and what to stop afterwards."""
     configured = os.environ.get("AGENTFLUX_BOOTSTRAP_SERVERS")
     if configured:
-        return configured, None
-    from agentflux.local import LocalBroker, default_data_dir
+        return configured, None, []
+    from agentflux.cli.local_cmds import _start_both
+    from agentflux.local import LocalBroker, LocalRegistry, default_data_dir, default_registry_dir
 
     broker = LocalBroker(default_data_dir())
-    was_running = broker.status().running
-    with _console.status("starting the embedded Kafka") as spinner:
-        bootstrap = broker.start(progress=lambda msg: spinner.update(msg))
-    _console.print(f"[green]Kafka[/] at {bootstrap}")
-    return bootstrap, (None if keep or was_running else broker)
+    schemas = LocalRegistry(default_registry_dir()) if registry else None
+    running = [s for s in (broker, schemas) if s is not None and s.status().running]
+    what = "the embedded Kafka" + (" and schema registry" if schemas is not None else "")
+    with _console.status(f"starting {what}") as spinner:
+        bootstrap, url = _start_both(broker, schemas, lambda msg: spinner.update(msg), timeout=120)
+    _console.print(f"[green]Kafka[/] at {bootstrap}" + (f", [green]schema registry[/] at {url}" if url else ""))
+    stop = [] if keep else [s for s in (broker, schemas) if s is not None and s not in running]
+    return bootstrap, url, stop
 
 
 def _summary(title: str, figures: dict[str, object]) -> None:
@@ -74,19 +84,23 @@ def _from_examples(ref: str) -> Any:
 
 
 def _run_checked(
-    title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str, dead_letters: tuple[str, str]
-) -> None:
+    title: str, run_demo: Any, options: object, keep_kafka: bool, *, verdict: str, dead_letters: tuple[str, str],
+    registry: bool = False,
+) -> None:  # fmt: skip
     """Run a demo on the embedded (or configured) Kafka, print its summary, fail unless ``verdict`` holds.
 
-    ``dead_letters`` is the figure that counts the run's dead letters and why it left them.
+    ``dead_letters`` is the figure that counts the run's dead letters and why it left them. With
+    ``registry`` the demo needs a schema registry, and is given its URL (``schema_registry_url``).
     """
-    bootstrap, broker = _bootstrap_and_cleanup(keep_kafka)
+    bootstrap, url, started = _services(keep_kafka, registry)
     try:
-        figures = asyncio.run(run_demo(bootstrap, _console, options))
+        given = {"schema_registry_url": url} if registry else {}
+        figures = asyncio.run(run_demo(bootstrap, _console, options, **given))
     finally:
-        if broker is not None:
-            with _console.status("stopping the embedded Kafka"):
-                broker.stop()  # type: ignore[attr-defined]
+        if started:
+            with _console.status("stopping the embedded services"):
+                for service in started:
+                    service.stop()
     _summary(title, figures)
     figure, why = dead_letters
     if figure in figures:
@@ -128,7 +142,9 @@ def pricing(
         str | None,
         typer.Option(help="Suffix of this run's topics, groups and skill; default: a fresh one per run ('' = none)"),
     ] = None,
-    keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
+    keep_kafka: Annotated[
+        bool, typer.Option(help="Leave the embedded Kafka and schema registry running afterwards")
+    ] = False,
 ) -> None:
     """Four agents reprice products as a competitor changes prices (MCP tools, A2A delegation)."""
     run_demo = _from_examples("examples.ecommerce_pricing.demo:run_demo")
@@ -150,6 +166,7 @@ def pricing(
         keep_kafka,
         verdict="as the rules predict",
         dead_letters=(DEAD_LETTERS, "which the demo does not expect: see `agentflux dlq show`"),
+        registry=True,
     )
 
 
@@ -161,10 +178,14 @@ def maintenance(
     rate: Annotated[float, typer.Option(help="Sensor readings per second (wall time)")] = 2000.0,
     speedup: Annotated[float, typer.Option(help="Event-time seconds per wall-clock second")] = 60.0,
     duration: Annotated[float, typer.Option(help="Seconds of wall time the simulator runs")] = 30.0,
-    bad_readings: Annotated[int, typer.Option(help="Readings that fail their model, sent halfway")] = 3,
+    bad_readings: Annotated[
+        int, typer.Option(help="Readings that fail their model, sent halfway (embedded engine only)")
+    ] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the simulated readings")] = 7,
     data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite database goes (default: a temp dir)")] = None,
-    keep_kafka: Annotated[bool, typer.Option(help="Leave the embedded Kafka running afterwards")] = False,
+    keep_kafka: Annotated[
+        bool, typer.Option(help="Leave the embedded Kafka and schema registry running afterwards")
+    ] = False,
 ) -> None:
     """Sensor readings -> a window job (embedded or Flink) -> Diagnostics and Scheduling agents (MCP, A2A)."""
     if engine not in ("embedded", "flink"):
@@ -188,4 +209,5 @@ def maintenance(
         keep_kafka,
         verdict="as injected",
         dead_letters=("  bad readings dead-lettered", "one per bad reading sent halfway, on purpose"),
+        registry=True,
     )

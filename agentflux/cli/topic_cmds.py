@@ -5,7 +5,10 @@ from a handler, except that it starts a correlation of its own (or joins
 ``--correlation-id``); it provisions the topic on first use like the runtime.
 ``tail`` prints each record of a topic, its envelope and its decoded value,
 one line each, following until Ctrl-C (or ``--limit`` records); like ``tail -F``,
-it waits for a topic that does not exist yet.
+it waits for a topic that does not exist yet. A value in the Confluent wire
+format (Avro or JSON Schema) is decoded with its writer's schema from the
+schema registry (``AGENTFLUX_SCHEMA_REGISTRY_URL``, or the one ``agentflux up``
+started) and printed as JSON, like a JSON value.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from rich.markup import escape
 
 from agentflux.cli.options import Bootstrap, with_transport
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.errors import EnvelopeError, TopicNameError
+from agentflux.contract.errors import EnvelopeError, PayloadDecodeError, SchemaRegistryUnavailable, TopicNameError
+from agentflux.contract.payloads import Payloads
+from agentflux.contract.schemas import TopicFormat
 from agentflux.contract.topics import EVENT_TOPIC, TopicSpec, event_type
 from agentflux.runtime.publisher import Publisher
+from agentflux.runtime.runner import schema_registry
 from agentflux.transport.base import Record, TopicPartition
 from agentflux.transport.kafka import KafkaTransport
 
@@ -88,6 +94,7 @@ def tail(
 
 async def _follow(transport: KafkaTransport, topic: str, from_beginning: bool, limit: int | None) -> None:
     tail = transport.tail()
+    payloads = Payloads(TopicFormat, schema_registry(None, transport))
     try:
         count = await tail.partition_count(topic)
         if count == 0:
@@ -104,22 +111,45 @@ async def _follow(transport: KafkaTransport, topic: str, from_beginning: bool, l
         shown = 0
         while limit is None or shown < limit:
             for record in await tail.poll(100, 0.5):
-                _out.print(escape(describe(record)))
+                _out.print(escape(describe(record, await registered_value(payloads, record))))
                 shown += 1
                 if limit is not None and shown >= limit:
                     break
     finally:
+        await payloads.close()
         await tail.close()
 
 
-def describe(record: Record) -> str:
-    """One line for a record: ``topic/partition/offset key=... type from source correlation=... value``."""
+async def registered_value(payloads: Payloads, record: Record) -> str | None:
+    """A value in the Confluent wire format, decoded through the registry, as JSON text; None for any other value."""
+    if not payloads.framed(record.value):
+        return None
+    try:
+        data = await payloads.decode(record.topic, record.value, dict)
+    except (PayloadDecodeError, SchemaRegistryUnavailable) as exc:
+        return f"(cannot decode: {exc})"
+    return json.dumps(data, separators=(",", ":"), default=_jsonable)
+
+
+def _jsonable(value: object) -> str:
+    """Avro's datetimes, dates, times, decimals and uuids as JSON text (ISO 8601 for the times)."""
+    iso = getattr(value, "isoformat", None)
+    return str(iso()) if callable(iso) else str(value)
+
+
+def describe(record: Record, decoded: str | None = None) -> str:
+    """One line for a record: ``topic/partition/offset key=... type from source correlation=... value``.
+
+    ``decoded`` is the value already decoded (a registry format's); otherwise the value is shown as text.
+    """
     key = (record.key or b"").decode("utf-8", "replace") or "-"
     try:
         env = Envelope.from_headers(record.headers, fallback_id=record.ref, topic=record.topic)
         about = f"{env.type} from {env.source} correlation={env.correlation_id}"
     except EnvelopeError as exc:
         about = f"(malformed envelope: {exc})"
+    if decoded is not None:
+        return f"{record.ref} key={key} {about} {decoded}"
     value: Any = (record.value or b"").decode("utf-8", "replace")
     try:
         value = json.dumps(json.loads(value), separators=(",", ":"))
