@@ -201,6 +201,7 @@ async def measure(bootstrap: str, args: argparse.Namespace, source: str) -> tupl
             notifier_db=folder / "outbox.sqlite",
             namespace=f"bench{uuid.uuid4().hex[:6]}",
             catalog_path=catalog,
+            format="json",  # the topics of bench/RESULTS.md's figures; the demo's are Avro (a registry per run)
         )
         app = build_app(config)
         transport = KafkaTransport(KafkaSettings(bootstrap))
