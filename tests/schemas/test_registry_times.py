@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from pydantic import BaseModel
 
 from agentflux.contract.payloads import Payloads
@@ -27,15 +25,6 @@ class Reading(BaseModel):
     at: dt.time
     slots: list[Slot]
     booked: Slot | None = None
-
-
-@pytest_asyncio.fixture
-async def registry(schema_registry: str) -> AsyncIterator[Registry]:
-    found = Registry(schema_registry)
-    try:
-        yield found
-    finally:
-        await found.close()
 
 
 @pytest.mark.asyncio
