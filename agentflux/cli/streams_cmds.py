@@ -96,6 +96,6 @@ def sql(job_ref: JobRef, bootstrap_servers: Bootstrap = None, idle_timeout: Idle
 
 @streams.command()
 def jars() -> None:
-    """Fetch the Flink Kafka connector with Maven (once) and print the jar paths."""
+    """Fetch the Flink Kafka connector and avro-confluent format with Maven (once) and print the jar paths."""
     for path in _jars():
         typer.echo(str(path))
