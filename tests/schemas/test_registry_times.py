@@ -35,6 +35,7 @@ async def test_times_round_trip_also_nested(registry: Registry, fmt: Format, uni
     at = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
     slot = Slot(starts=at, day=at.date())
     reading = Reading(machine_id="m-001", timestamp=at, at=dt.time(8, 15), slots=[slot, slot], booked=slot)
-    value = await codec.encode(topic, reading)
-    assert value[0] == 0
-    assert await codec.decode(topic, value, Reading) == reading
+    for _ in range(2):  # the first record through confluent-kafka's serializer, the next straight to fastavro
+        value = await codec.encode(topic, reading)
+        assert value[0] == 0
+        assert await codec.decode(topic, value, Reading) == reading
