@@ -187,8 +187,8 @@ class Payloads:
             return codec.decode(value, tp)
         if value[0] != MAGIC:
             raise PayloadDecodeError(
-                f"wrong magic byte 0x{value[0]:02x}: a {fmt.format} record on {topic!r} starts with 0x00 "
-                "(the Confluent wire format), or is plain JSON"
+                f"wrong magic byte 0x{value[0]:02x}: {fmt.format} records on {topic!r} start with 0x00 "
+                "(the Confluent wire format), or are plain JSON"
             )
         if len(value) < 6:
             raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")

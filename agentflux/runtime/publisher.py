@@ -11,6 +11,8 @@ from agentflux.contract.payloads import Payloads
 from agentflux.contract.topics import TopicSpec, validate_topic
 from agentflux.transport.base import Ack, Transport
 
+CONTENT_TYPES = {"avro": "application/avro", "json-schema": "application/json"}  # ``content-type`` of framed values
+
 
 def key_bytes(key: str | bytes | None) -> bytes | None:
     return key.encode() if isinstance(key, str) else key
@@ -57,6 +59,8 @@ class Publisher:
             validate_topic(topic)
             await self._provision(topic)
         value = await self.encode(topic, payload)
+        if value[:1] == b"\x00" and self.payloads is not None and self._registered.get(topic):  # the wire format
+            envelope = envelope.with_(content_type=CONTENT_TYPES[self.payloads.format_of(topic).format])
         return await self.transport.publish(topic, value, key=key_bytes(key), headers=envelope.to_headers())
 
     async def encode(self, topic: str, payload: object) -> bytes:

@@ -50,6 +50,8 @@ async def test_an_agent_publishes_and_another_reads_through_the_registry(
     assert {e.new_price for e in seen} == {8.5}
     raw = await backend.transport.read_all(derived)
     assert all(r.value is not None and r.value[0] == 0 for r in raw), "the relay wrote the Confluent wire format"
+    kinds = {dict(r.headers)["content-type"] for r in raw}
+    assert kinds == {b"application/avro" if fmt == "avro" else b"application/json"}
     assert await registry.compatibility(f"{derived}-value") == "BACKWARD"
     assert await backend.dead_letters(source) == [] and await backend.dead_letters(derived) == []
 
