@@ -125,15 +125,20 @@ class Agent:
         return list(dict.fromkeys(h.topic for h in self.handlers))
 
     def record_types(self, topic: str) -> dict[str, tuple[Handler, Any]] | None:
-        """Record name → (handler, model) for a topic with several types; None for a topic with one handler of one type.
+        """Record name → (handler, model) on a topic of several types; None where every record goes to one handler.
 
-        A record's type is the record name of the schema it was written with
-        (registry formats) or the last part of its ``ce_type`` (JSON).
+        A topic has several types when this agent has several handlers of it or
+        a union handler, or when the app declares several ``types`` for it;
+        then a record of a type no handler takes is skipped. A record's type is
+        the record name of the schema it was written with (registry formats) or
+        the last part of its ``ce_type`` (JSON). A lone handler of ``dict``,
+        ``list``, ``str`` or ``bytes`` takes every record.
         """
         if topic not in self._types:
             mine = [h for h in self.handlers if h.topic == topic]
-            several = len(mine) > 1 or any(h.types for h in mine)
-            self._types[topic] = {n: (h, m) for h in mine for n, m in _typed(h).items()} if several else None
+            typed = all(_typed(h) for h in mine)
+            several = len(mine) > 1 or any(h.types for h in mine) or self.app.format_of(topic).several_types
+            self._types[topic] = {n: (h, m) for h in mine for n, m in _typed(h).items()} if several and typed else None
         return self._types[topic]
 
     def skill(

@@ -48,13 +48,21 @@ async def test_a_union_handler_gets_each_record_as_its_own_type(backend: Backend
     async def watch(event: PriceChanged | StockChanged, ctx: Context) -> None:
         got.append(event)
 
+    stock_only: list[StockChanged] = []
+
+    @app.agent("stock-keeper").on(topic)  # one handler of one type, on a topic declared with three
+    async def keep(event: StockChanged, ctx: Context) -> None:
+        stock_only.append(event)
+
     async with backend.run(app) as runner:
         await backend.publish(source, {"kind": "price", "product_id": "p1", "new_price": 2.5}, key="p1")
         await backend.publish(source, {"kind": "shelf", "product_id": "p1", "shelf": "B4"}, key="p1")
         await backend.publish(source, {"kind": "stock", "product_id": "p1", "units": 7}, key="p1")
-        await backend.eventually(lambda: len(got) == 2, what="the price and stock records")
+        await backend.eventually(lambda: len(got) == 2 and len(stock_only) == 1, what="the price and stock records")
         await backend.drain(runner)
         assert dict(runner.processors["watcher"].skipped) == {(topic, "ShelfMoved"): 1}
+        assert dict(runner.processors["stock-keeper"].skipped) == {(topic, "PriceChanged"): 1, (topic, "ShelfMoved"): 1}
+    assert stock_only == [StockChanged(product_id="p1", units=7)]
     assert got == [PriceChanged(product_id="p1", new_price=2.5), StockChanged(product_id="p1", units=7)]
     records = await backend.transport.read_all(topic)
     types = [dict(r.headers)["ce_type"] for r in records]

@@ -74,6 +74,12 @@ async def test_two_record_types_on_one_topic_reach_their_own_handlers_and_a_thir
     async def on_stock(event: StockChanged, ctx: Context) -> None:
         stock.append(event)
 
+    kept: list[StockChanged] = []
+
+    @app.agent("stock-keeper").on(topic)  # one handler of one of the topic's declared types
+    async def keep(event: StockChanged, ctx: Context) -> None:
+        kept.append(event)
+
     other_app = AgentApp(f"{backend.app_name}-w", schema_registry_url=schema_registry)
     other_app.topic(topic, format="avro", types=[PriceChangedV2, StockChanged, Unrelated], subjects="topic-record")
     writer = Payloads(other_app.format_of, registry)
@@ -89,6 +95,8 @@ async def test_two_record_types_on_one_topic_reach_their_own_handlers_and_a_thir
         await backend.eventually(lambda: len(prices) == 2 and len(stock) == 1, what="each type at its handler")
         await backend.drain(runner)  # the skipped record was committed too
         assert dict(runner.processors["watcher"].skipped) == {(topic, "Unrelated"): 1}
+        assert dict(runner.processors["stock-keeper"].skipped) == {(topic, "PriceChanged"): 2, (topic, "Unrelated"): 1}
+        assert kept == [StockChanged(product_id="p1", units=4)]
     assert [p.product_id for p in prices] == ["p1", "p2"] and stock == [StockChanged(product_id="p1", units=4)]
     assert await backend.dead_letters(topic) == []
 
