@@ -8,11 +8,9 @@ deserializer on the same registry and subject. No Kafka.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from confluent_kafka.schema_registry._async.avro import AsyncAvroDeserializer, AsyncAvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import BaseModel
@@ -24,15 +22,6 @@ from agentflux.contract.registry import Registry
 from agentflux.contract.schemas import TopicFormat, schema_text
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
-
-
-@pytest_asyncio.fixture
-async def registry(schema_registry: str) -> AsyncIterator[Registry]:
-    found = Registry(schema_registry)
-    try:
-        yield found
-    finally:
-        await found.close()
 
 
 def avro(registry: Registry, model: type) -> Payloads:
