@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime
 import io
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -176,9 +176,6 @@ class Payloads:
             await registry.set_compatibility(subject, fmt.compatibility)
 
     # -- decoding ---------------------------------------------------------------------------------------
-
-    def decode_json(self, value: bytes | None, tp: type[Any]) -> Any:
-        return codec.decode(value, tp)
 
     async def decode(self, topic: str, value: bytes | None, tp: type[Any]) -> Any:
         """``value`` as ``tp``; PayloadDecodeError with the reason, SchemaRegistryUnavailable when unreachable."""
@@ -398,7 +395,3 @@ def schema_of(fmt: TopicFormat, model: type[BaseModel]) -> Any:
     from confluent_kafka.schema_registry import Schema
 
     return Schema(schema_text(fmt.format, model), SCHEMA_TYPES[fmt.format])
-
-
-def registered_formats(formats: Iterable[TopicFormat]) -> list[TopicFormat]:
-    return [f for f in formats if f.registered]
