@@ -3,7 +3,9 @@
 1. Encode + decode cost per record, in µs, on the runtime's own path: for a
    ``json`` topic ``codec.encode`` / ``codec.decode`` (what the publisher and
    the event processor call), for ``avro`` and ``json-schema``
-   ``Payloads.encode`` / ``Payloads.decode`` through a real schema registry
+   ``Payloads.encode_now`` / ``Payloads.decode_now``, awaiting
+   ``Payloads.encode`` / ``Payloads.decode`` when they answer ``LATER`` (as
+   the publisher and the event processor do), through a real schema registry
    (its answers cached after the first record, as in an agent). 1,000
    different price-changed records are cycled through; ``--rounds`` rounds of
    ``--iterations`` each, the formats in a different order each round, after a
@@ -45,7 +47,7 @@ from rich.table import Table
 
 from agentflux import AgentApp, AppRunner, Context
 from agentflux.contract import codec
-from agentflux.contract.payloads import Payloads
+from agentflux.contract.payloads import LATER, Payloads
 from agentflux.contract.registry import Registry
 from agentflux.contract.schemas import Format, TopicFormat
 from agentflux.transport.kafka import KafkaTransport
@@ -97,12 +99,15 @@ async def codec_costs(
     registry = Registry(registry_url)
     prefix = f"bench.formats-codec-{uuid.uuid4().hex[:6]}"
     try:
-        encoders: dict[str, Callable[[PriceChanged], Any]] = {"json": codec.encode}
-        decoders: dict[str, Callable[[bytes], Any]] = {"json": lambda value: codec.decode(value, PriceChanged)}
-        for fmt in FORMATS[1:]:
+        encoders: dict[str, Path] = {"json": (codec.encode, None)}
+        decoders: dict[str, Path] = {"json": (lambda value: codec.decode(value, PriceChanged), None)}
+        for fmt in FORMATS[1:]:  # as the publisher and the event processor call them: no await unless LATER
             topic, found = f"{prefix}-{fmt}.v1", payloads(fmt, registry)
-            encoders[fmt] = functools.partial(found.encode, topic)
-            decoders[fmt] = functools.partial(found.decode, topic, tp=PriceChanged)
+            encoders[fmt] = (functools.partial(found.encode_now, topic), functools.partial(found.encode, topic))
+            decoders[fmt] = (
+                functools.partial(found.decode_now, topic, tp=PriceChanged),
+                functools.partial(found.decode, topic, tp=PriceChanged),
+            )
         values = {fmt: [await _call(encoders[fmt], m) for m in models] for fmt in FORMATS}
         for fmt in FORMATS:  # the decoded records are the encoded ones
             assert [await _call(decoders[fmt], v) for v in values[fmt]] == models, fmt
@@ -119,14 +124,18 @@ async def codec_costs(
     return {fmt: {op: statistics.median(s) for op, s in ops.items()} for fmt, ops in samples.items()}
 
 
-async def _call(fn: Callable[[Any], Any], arg: Any) -> Any:
-    out = fn(arg)
-    return await out if asyncio.iscoroutine(out) else out
+Path = tuple[Callable[[Any], Any], Callable[[Any], Any] | None]  # the plain call; the one awaited after LATER
+
+
+async def _call(path: Path, arg: Any) -> Any:
+    now, later = path
+    out = now(arg)
+    return await later(arg) if out is LATER and later is not None else out
 
 
 async def _time_round(
-    encoders: dict[str, Callable[[PriceChanged], Any]],
-    decoders: dict[str, Callable[[bytes], Any]],
+    encoders: dict[str, Path],
+    decoders: dict[str, Path],
     values: dict[str, list[bytes]],
     models: list[PriceChanged],
     order: list[str],
@@ -135,21 +144,15 @@ async def _time_round(
     """Format → (encode, decode) µs per record over ``iterations`` records each."""
     out = {}
     for fmt in order:
-        encode, decode, encoded = encoders[fmt], decoders[fmt], values[fmt]
-        if fmt == "json":  # called as the runtime calls them: plain functions, no await
-            began = time.perf_counter()
-            for n in range(iterations):
-                encode(models[n % DISTINCT])
-            middle = time.perf_counter()
-            for n in range(iterations):
-                decode(encoded[n % DISTINCT])
-        else:
-            began = time.perf_counter()
-            for n in range(iterations):
-                await encode(models[n % DISTINCT])
-            middle = time.perf_counter()
-            for n in range(iterations):
-                await decode(encoded[n % DISTINCT])
+        (encode, encode_later), (decode, decode_later), encoded = encoders[fmt], decoders[fmt], values[fmt]
+        began = time.perf_counter()
+        for n in range(iterations):  # as the runtime calls them: the plain function, awaiting only after LATER
+            if encode(models[n % DISTINCT]) is LATER:
+                await encode_later(models[n % DISTINCT])  # type: ignore[misc]
+        middle = time.perf_counter()
+        for n in range(iterations):
+            if decode(encoded[n % DISTINCT]) is LATER:
+                await decode_later(encoded[n % DISTINCT])  # type: ignore[misc]
         ended = time.perf_counter()
         out[fmt] = ((middle - began) / iterations * 1e6, (ended - middle) / iterations * 1e6)
     return out

@@ -32,6 +32,7 @@ an Avro record's cost: see bench/RESULTS.md.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import io
 import struct
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from agentflux.contract import codec
+from agentflux.contract.avro_flat import flat_reader, flat_writer
 from agentflux.contract.errors import ConfigError, PayloadDecodeError, SchemaRegistryUnavailable
 from agentflux.contract.registry import NOT_FOUND_CODES, Registry
 from agentflux.contract.schemas import SCHEMA_TYPES, Format, TopicFormat, record_name, schema_text, writer_name
@@ -49,10 +51,12 @@ if TYPE_CHECKING:
     from confluent_kafka.serialization import SerializationContext
 
 MAGIC = 0
+LATER = object()  # decode_now's answer when the registry must be asked first
 _JSON_STARTS = frozenset(b"{[ \t\r\n")
 _SCHEMA_ID = struct.Struct(">I")
 Serializer = Callable[[Any, "SerializationContext"], Any]
 Direct = Callable[[Any], Any]  # one record in or out, without the library's per-call work (Avro)
+ReaderKey = tuple[str, int, object]  # topic, writer schema id, payload type
 
 
 class Payloads:
@@ -70,11 +74,15 @@ class Payloads:
         self._serializers: dict[tuple[str, str], Serializer] = {}
         self._deserializers: dict[tuple[str, str, object], Serializer] = {}
         # Avro after the first record: the parsed schema and to_dict of a serializer (topic, record name) ...
-        self._writer_plans: dict[tuple[str, str], tuple[Any, Callable[[Any, Any], Any]]] = {}
+        self._writer_plans: dict[tuple[str, str], tuple[Any, Callable[[Any, Any], Any], type[BaseModel]]] = {}
         self._writers: dict[tuple[str, str], Direct] = {}
         # ... and the parsed reader schema and from_dict of a deserializer (topic, payload type).
-        self._reader_plans: dict[tuple[str, object], tuple[Any, Callable[[Any, Any], Any]]] = {}
-        self._readers: dict[tuple[str, int, object], Direct] = {}  # (topic, writer schema id, payload type)
+        self._reader_plans: dict[tuple[str, object], tuple[Any, Callable[[Any, Any], Any], Any]] = {}
+        self._readers: dict[ReaderKey, Direct] = {}
+        # The first record of each writer schema is decoded alone: the ones that arrive meanwhile wait for it,
+        # then take the direct path, rather than each asking the registry for the same schema.
+        self._first: dict[ReaderKey, asyncio.Lock] = {}
+        self._decoded: set[ReaderKey] = set()  # keys whose first record was decoded (no need to wait any more)
 
     def format_of(self, topic: str) -> TopicFormat:
         """``topic``'s format, asked once per topic (declarations are done when payloads flow)."""
@@ -104,32 +112,46 @@ class Payloads:
         ``model`` (or the topic's one declared type) validates. A dict with
         neither is written with the subject's latest registered schema.
         """
+        found = self.encode_now(topic, payload, model)
+        if found is not LATER:
+            return found  # type: ignore[no-any-return]
         fmt = self.format_of(topic)
-        if not fmt.registered:
-            return codec.encode(payload)
-        if not isinstance(payload, BaseModel):
-            model = model or (fmt.types[0] if len(fmt.types) == 1 else None)
-            if model is not None:
-                try:
-                    payload = model.model_validate(payload)
-                except ValidationError as exc:
-                    raise PayloadDecodeError(f"payload for {topic!r} does not match {model.__name__}: {exc}") from exc
+        payload = self._validated(fmt, payload, model)
         key = (fmt.topic, record_name(type(payload)) if isinstance(payload, BaseModel) else "")
-        direct = self._writers.get(key)
-        if direct is not None:
-            try:
-                written: bytes = direct(payload)
-            except PayloadDecodeError:
-                raise
-            except Exception as exc:
-                raise _config_error(exc, topic) from exc
-            return written
         serialize = await self._serializer(fmt, key, payload)
         value: bytes = await self._run(topic, "encode", serialize, payload)
         plan = self._writer_plans.pop(key, None)
         if plan is not None:  # the schema is registered and its id known: the rest is fastavro's
             self._writers[key] = _avro_writer(value[:5], *plan)
         return value
+
+    def encode_now(self, topic: str, payload: object, model: type[BaseModel] | None = None) -> Any:
+        """``encode``'s value when that needs no schema registry (the schema's id is known), else ``LATER``."""
+        fmt = self.format_of(topic)
+        if not fmt.registered:
+            return codec.encode(payload)
+        payload = self._validated(fmt, payload, model)
+        direct = self._writers.get((fmt.topic, record_name(type(payload)) if isinstance(payload, BaseModel) else ""))
+        if direct is None:
+            return LATER
+        try:
+            return direct(payload)
+        except PayloadDecodeError:
+            raise
+        except Exception as exc:
+            raise _config_error(exc, topic) from exc
+
+    def _validated(self, fmt: TopicFormat, payload: object, model: type[BaseModel] | None) -> object:
+        """``payload``, a dict made the model it is for (``model``, or the topic's one declared type)."""
+        if isinstance(payload, BaseModel):
+            return payload
+        model = model or (fmt.types[0] if len(fmt.types) == 1 else None)
+        if model is None:
+            return payload
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            raise PayloadDecodeError(f"payload for {fmt.topic!r} does not match {model.__name__}: {exc}") from exc
 
     async def _serializer(self, fmt: TopicFormat, key: tuple[str, str], payload: object) -> Serializer:
         found = self._serializers.get(key)
@@ -138,7 +160,7 @@ class Payloads:
             found = await self._make_serializer(fmt, model)
             self._serializers[key] = found
             if fmt.format == "avro" and model is not None:
-                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model, "avro"))
+                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model, "avro"), model)
         return found
 
     async def _make_serializer(self, fmt: TopicFormat, model: type[BaseModel] | None) -> Serializer:
@@ -179,6 +201,30 @@ class Payloads:
 
     async def decode(self, topic: str, value: bytes | None, tp: type[Any]) -> Any:
         """``value`` as ``tp``; PayloadDecodeError with the reason, SchemaRegistryUnavailable when unreachable."""
+        found = self.decode_now(topic, value, tp)
+        if found is not LATER:
+            return found
+        assert value is not None  # decode_now answers LATER only for a framed value
+        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
+        key = (topic, schema_id, tp)
+        if key in self._decoded:
+            return await self._decode_with_registry(topic, value, tp)
+        lock = self._first.setdefault(key, asyncio.Lock())
+        async with lock:
+            found = self.decode_now(topic, value, tp)  # the first record, decoded meanwhile, left a direct path
+            if found is not LATER:
+                return found
+            decoded = await self._decode_with_registry(topic, value, tp)
+            self._decoded.add(key)
+            self._first.pop(key, None)
+            return decoded
+
+    def decode_now(self, topic: str, value: bytes | None, tp: type[Any]) -> Any:
+        """``value`` as ``tp`` when that needs no schema registry (its writer's schema is known), else ``LATER``.
+
+        A JSON record, and a framed record of a writer schema already decoded once, are decoded here
+        with no await; ``decode`` does the rest.
+        """
         fmt = self.format_of(topic)
         if tp is bytes or not value or value[0] in _JSON_STARTS or not (fmt.registered or self.framed(value)):
             return codec.decode(value, tp)
@@ -191,13 +237,18 @@ class Payloads:
             raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")
         (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
         direct = self._readers.get((topic, schema_id, tp))
-        if direct is not None:
-            try:
-                return direct(value)
-            except PayloadDecodeError:
-                raise
-            except Exception as exc:
-                raise _decode_error(exc, topic, value) from exc
+        if direct is None:
+            return LATER
+        try:
+            return direct(value)
+        except PayloadDecodeError:
+            raise
+        except Exception as exc:
+            raise _decode_error(exc, topic, value) from exc
+
+    async def _decode_with_registry(self, topic: str, value: bytes, tp: type[Any]) -> Any:
+        """Decode through confluent-kafka's deserializer, and keep a direct path for the next records."""
+        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
         writer = await self._writer_schema(topic, value)
         kind: Format = "json-schema" if (writer.schema_type or "AVRO").upper() == "JSON" else "avro"
         deserialize = await self._deserializer(topic, kind, tp)
@@ -246,7 +297,7 @@ class Payloads:
         deserializer: Serializer
         if kind == "avro":
             deserializer = await self._call(topic, AsyncAvroDeserializer(registry.client, reader, from_dict))
-            self._reader_plans[(topic, tp)] = (_parse_avro(reader) if reader else None, from_dict)
+            self._reader_plans[(topic, tp)] = (_parse_avro(reader) if reader else None, from_dict, model)
         else:
             conf = {"validate": False}
             deserializer = await self._call(topic, AsyncJSONDeserializer(reader, from_dict, registry.client, conf))
@@ -339,9 +390,16 @@ def _plain_avro(schema: Any) -> bool:
     return schema.rule_set is None and not schema.references and schema.schema_str.lstrip()[:1] in ("{", "[")
 
 
-def _avro_writer(prefix: bytes, parsed: Any, to_dict: Callable[[Any, Any], Any]) -> Direct:
-    """What ``AsyncAvroSerializer`` does per record once its schema is registered: the id prefix, then fastavro."""
+def _avro_writer(prefix: bytes, parsed: Any, to_dict: Callable[[Any, Any], Any], model: type[BaseModel]) -> Direct:
+    """What ``AsyncAvroSerializer`` does per record once its schema is registered: the id prefix, then fastavro.
+
+    A flat record of a plain model is written by a generated writer instead (``avro_flat``): the same bytes.
+    """
     from fastavro import schemaless_writer
+
+    flat = flat_writer(parsed, model, prefix)
+    if flat is not None:
+        return flat
 
     def write(obj: Any) -> bytes:
         out = io.BytesIO()
@@ -352,13 +410,20 @@ def _avro_writer(prefix: bytes, parsed: Any, to_dict: Callable[[Any, Any], Any])
     return write
 
 
-def _avro_reader(writer: Any, reader: Any, from_dict: Callable[[Any, Any], Any]) -> Direct:
-    """What ``AsyncAvroDeserializer`` does per record for a writer schema without rules: fastavro, then from_dict."""
+def _avro_reader(writer: Any, reader: Any, from_dict: Callable[[Any, Any], Any], model: Any) -> Direct:
+    """What ``AsyncAvroDeserializer`` does per record for a writer schema without rules: fastavro, then from_dict.
+
+    A record written with the model's own schema, flat and plain, is read by a generated reader instead
+    (``avro_flat``): the same model, without validating again the types that decoding produced.
+    """
     from fastavro import schemaless_reader
 
     # The library passes the writer's schema when it has no reader's, and fastavro drops a reader's
     # schema equal to the writer's before reading: that comparison, made here once rather than per record.
     resolve = None if reader is None or reader == writer else reader
+    flat = flat_reader(writer, model, 5) if model is not None and reader is not None and resolve is None else None
+    if flat is not None:
+        return flat
 
     def read(value: bytes) -> Any:
         body = io.BytesIO(value)
@@ -374,14 +439,12 @@ def _decode_error(exc: Exception, topic: str, value: bytes) -> PayloadDecodeErro
         (schema_id,) = struct.unpack(">I", value[1:5])
         return PayloadDecodeError(f"unknown schema id {schema_id}: the registry has no such schema ({topic!r})")
     (schema_id,) = struct.unpack(">I", value[1:5]) if len(value) >= 5 else (-1,)
-    reason = str(exc)
+    reason = f"{type(exc).__name__}: {exc}"
     if type(exc).__name__ == "SchemaResolutionError":
         reason = "the writer's schema cannot be read with the reader's (incompatible record name or field types)"
-    elif isinstance(exc, (EOFError, StopIteration, IndexError)) or not reason:
-        reason = "the bytes end before the schema's fields do"
-    return PayloadDecodeError(
-        f"value does not match its schema (id {schema_id}) on {topic!r}: {type(exc).__name__}: {reason[:300]}"
-    )
+    elif isinstance(exc, (EOFError, StopIteration, IndexError, struct.error)) or not str(exc):
+        reason = "the bytes end before the schema's fields do"  # the same, whichever reader found it
+    return PayloadDecodeError(f"value does not match its schema (id {schema_id}) on {topic!r}: {reason[:300]}")
 
 
 def _config_error(exc: Exception, topic: str) -> ConfigError:

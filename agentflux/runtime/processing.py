@@ -14,7 +14,7 @@ from agentflux.contract.envelope import (
     usable_correlation_id,
 )
 from agentflux.contract.errors import InvalidMessage
-from agentflux.contract.payloads import Payloads
+from agentflux.contract.payloads import LATER, Payloads
 from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
@@ -140,10 +140,14 @@ class EventProcessor:
                 else:
                     payload = decode(record.value, handler.payload_type)
             else:
-                found = await self._decode_registered(payloads, handler, record, envelope)
-                if found is None:
-                    return
-                handler, payload = found
+                payload = LATER
+                if self.agent.record_types(record.topic) is None:  # one type: no await once its schema is known
+                    payload = payloads.decode_now(record.topic, record.value, handler.payload_type)
+                if payload is LATER:
+                    found = await self._decode_registered(payloads, handler, record, envelope)
+                    if found is None:
+                        return
+                    handler, payload = found
         except Exception as exc:  # any input at all: a dead letter, never a crash
             await self.dead_letters.send(record, 0, unreadable(exc))
             return

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
-from agentflux.contract.payloads import Payloads
+from agentflux.contract.payloads import LATER, Payloads
 from agentflux.contract.topics import TopicSpec, validate_topic
 from agentflux.transport.base import Ack, Transport
 
@@ -70,5 +70,6 @@ class Publisher:
             registered = self._registered[topic] = self.payloads is not None and self.payloads.registered(topic)
         if registered:
             assert self.payloads is not None
-            return await self.payloads.encode(topic, payload)
+            value = self.payloads.encode_now(topic, payload)  # no await once the schema's id is known
+            return value if value is not LATER else await self.payloads.encode(topic, payload)
         return encode(payload)

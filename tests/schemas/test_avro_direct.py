@@ -29,6 +29,11 @@ def avro(registry: Registry, model: type) -> Payloads:
     return Payloads(lambda topic: TopicFormat(topic, "avro", types), registry)
 
 
+def generated(*paths: Any) -> bool:
+    """True when one of ``paths`` is a reader or writer that ``avro_flat`` generated."""
+    return any(getattr(path, "__code__", None) and path.__code__.co_filename.startswith("<avro") for path in paths)
+
+
 def context(topic: str) -> SerializationContext:
     return SerializationContext(topic, MessageField.VALUE)
 
@@ -39,6 +44,7 @@ async def test_every_record_is_the_bytes_the_librarys_serializer_writes(registry
     codec = avro(registry, PriceChanged)
     ours = [await codec.encode(topic, seed_price(n)) for n in range(5)]
     assert codec._writers, "records after the first went through the direct path"
+    assert generated(*codec._writers.values()), "a flat record of a plain model has a generated writer (avro_flat)"
     conf = {"auto.register.schemas": True, "subject.name.strategy": lambda ctx, name: f"{topic}-value"}
     theirs = await AsyncAvroSerializer(
         registry.client, schema_text("avro", PriceChanged), lambda obj, ctx: obj.model_dump(mode="json"), conf
@@ -57,6 +63,8 @@ async def test_every_record_reads_as_the_librarys_deserializer_reads_it(
     codec = avro(registry, reader)
     ours = [await codec.decode(topic, value, reader) for value in written * 2]
     assert codec._readers, "records after the first of each schema went through the direct path"
+    if reader is PriceChanged:  # its own schema wrote the first 3: read by a generated reader (avro_flat)
+        assert generated(*codec._readers.values())
     from_dict: Any = None if reader is dict else (lambda data, ctx: reader.model_validate(data))
     schema = None if reader is dict else schema_text("avro", reader)
     theirs = await AsyncAvroDeserializer(registry.client, schema, from_dict)
