@@ -14,7 +14,7 @@
    model, fed ``--records`` pre-encoded records on a topic of its own per
    format, on 1 and on 6 partitions (as ``bench_runtime.py``); records/s from
    the first record handled to the last, the best of ``--repeat`` runs, the
-   formats one after another in each. Target: avro costs no more than JSON end
+   formats one after another in each, a different one first in each run. Target: avro costs no more than JSON end
    to end, i.e. its handler throughput is at least JSON's. Beside it, the
    process's CPU time per record over the same span (all its threads; the
    lowest of the runs), which a busy machine disturbs less than the rate.
@@ -23,14 +23,13 @@ Kafka is ``AGENTFLUX_BENCH_BOOTSTRAP`` or a broker started for the run; the
 registry is ``AGENTFLUX_BENCH_REGISTRY`` (a Confluent-compatible URL) or an
 Apicurio Registry started for the run and stopped at the end.
 
-    cd bench && ../.venv/bin/python bench_formats.py [--records 100000] [--repeat 2] [--quick] [--json PATH]
+    cd bench && ../.venv/bin/python bench_formats.py [--records 100000] [--repeat 3] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import statistics
 import sys
 import time
@@ -53,7 +52,7 @@ from agentflux.contract.schemas import Format, TopicFormat
 from agentflux.transport.kafka import KafkaTransport
 from agentflux.transport.settings import KafkaSettings
 
-QUICK = {"records": 30_000, "repeat": 1, "rounds": 3, "iterations": 5_000}
+QUICK = {"records": 30_000, "repeat": 2, "rounds": 3, "iterations": 5_000}
 FORMATS: tuple[Format, ...] = ("json", "avro", "json-schema")
 PARTITIONS = (1, 6)
 DISTINCT = 1000  # different records cycled through, so no cache sees one value only
@@ -90,6 +89,26 @@ def payloads(fmt: Format, registry: Registry) -> Payloads:
 
 # -- 1. encode + decode per record ------------------------------------------------------------------
 
+Path = tuple[Callable[[Any], Any], Callable[[Any], Any] | None]  # the plain call; the one awaited after LATER
+
+
+def registry_paths(found: Payloads, topic: str) -> tuple[Path, Path]:
+    """The encode and decode paths of ``topic``, each one call deep, as the JSON ones are (no partial's cost)."""
+
+    def encode_now(model: PriceChanged) -> Any:
+        return found.encode_now(topic, model)
+
+    async def encode(model: PriceChanged) -> bytes:
+        return await found.encode(topic, model)
+
+    def decode_now(value: bytes) -> Any:
+        return found.decode_now(topic, value, PriceChanged)
+
+    async def decode(value: bytes) -> Any:
+        return await found.decode(topic, value, PriceChanged)
+
+    return (encode_now, encode), (decode_now, decode)
+
 
 async def codec_costs(
     registry_url: str, rounds: int, iterations: int, advance: Callable[[], None]
@@ -103,11 +122,7 @@ async def codec_costs(
         decoders: dict[str, Path] = {"json": (lambda value: codec.decode(value, PriceChanged), None)}
         for fmt in FORMATS[1:]:  # as the publisher and the event processor call them: no await unless LATER
             topic, found = f"{prefix}-{fmt}.v1", payloads(fmt, registry)
-            encoders[fmt] = (functools.partial(found.encode_now, topic), functools.partial(found.encode, topic))
-            decoders[fmt] = (
-                functools.partial(found.decode_now, topic, tp=PriceChanged),
-                functools.partial(found.decode, topic, tp=PriceChanged),
-            )
+            encoders[fmt], decoders[fmt] = registry_paths(found, topic)
         values = {fmt: [await _call(encoders[fmt], m) for m in models] for fmt in FORMATS}
         for fmt in FORMATS:  # the decoded records are the encoded ones
             assert [await _call(decoders[fmt], v) for v in values[fmt]] == models, fmt
@@ -122,9 +137,6 @@ async def codec_costs(
     finally:
         await registry.close()
     return {fmt: {op: statistics.median(s) for op, s in ops.items()} for fmt, ops in samples.items()}
-
-
-Path = tuple[Callable[[Any], Any], Callable[[Any], Any] | None]  # the plain call; the one awaited after LATER
 
 
 async def _call(path: Path, arg: Any) -> Any:
@@ -207,14 +219,14 @@ def throughput(
 ) -> tuple[Rates, Rates]:
     """Records/s (the best of ``repeat`` runs) and CPU µs per record (the lowest), each run on a topic of its own.
 
-    A run handles each format in turn (json, avro, json-schema), so slow moments of a shared machine
-    fall on all of them alike.
+    A run handles each format in turn, starting with a different one each run (json, avro,
+    json-schema; then avro first; ...), so slow moments of a shared machine fall on all of them alike.
     """
     rates: Rates = {p: {fmt: 0.0 for fmt in FORMATS} for p in PARTITIONS}
     cpu: Rates = {p: {fmt: float("inf") for fmt in FORMATS} for p in PARTITIONS}
     for partitions in PARTITIONS:
         for run in range(repeat):
-            for fmt in FORMATS:
+            for fmt in FORMATS[run % 3 :] + FORMATS[: run % 3]:
                 what = f"{fmt} handler, {partitions} partition{'s' if partitions > 1 else ''}, run {run + 1}/{repeat}"
                 say(f"{what}: producing {count:,} records")
                 topic = f"bench.formats-{fmt}-p{partitions}-{uuid.uuid4().hex[:6]}.v1"
@@ -310,7 +322,7 @@ def table(costs: dict[str, dict[str, float]], rates: Rates, cpu: Rates) -> Table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per format and partition count")
-    parser.add_argument("--repeat", type=int, default=2, help="handler runs per format and partition count (best)")
+    parser.add_argument("--repeat", type=int, default=3, help="handler runs per format and partition count (best)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of encode + decode timing")
     parser.add_argument("--iterations", type=int, default=20_000, help="encodes and decodes per format and round")
     add_run_options(parser, QUICK)

@@ -35,6 +35,7 @@ _CARRIES = {"str": ("string",), "bytes": ("bytes",), "int": ("long", "int"), "fl
             "bool": ("boolean",)}  # fmt: skip
 _HARMLESS_CONFIG = {"title", "frozen"}  # model config keys that change nothing when a record is read
 _LIMITS = {"long": 1 << 63, "int": 1 << 31}
+_FIXED = {"double": "d", "float": "f", "boolean": "?"}  # Avro types of a fixed size: their struct codes
 _DOUBLE, _FLOAT = struct.Struct("<d"), struct.Struct("<f")
 _SMALL = tuple(bytes((n << 1,)) for n in range(64))  # the varint of every length below 64
 
@@ -47,21 +48,37 @@ def flat_reader(schema: Mapping[str, Any], model: type[BaseModel], start: int) -
     if fields is None:
         return None
     var = {name: n for n, (name, _, _) in enumerate(fields)}  # the model's order, not the schema's, for __dict__
+    scope: dict[str, Any] = {
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "_model": model,
+        "_names": set(model.model_fields),
+        "_fields_set": _slot("__pydantic_fields_set__"),
+        "_extra": _slot("__pydantic_extra__"),
+        "_private": _slot("__pydantic_private__"),
+        "_double": _DOUBLE.unpack_from,  # a fixed-size value in a union
+        "_float": _FLOAT.unpack_from,
+    }
     lines = ["def read(buf):", f"    pos = {start}", "    end = len(buf)"]
-    for n, (_, kind, branch) in enumerate(fields):
-        lines += _read_field(f"v{n}", kind, branch)
+    for run in _runs(fields):
+        if run[0][1] in _FIXED and run[0][2] < 0:  # fixed-size fields in a row: one struct read
+            layout = struct.Struct("<" + "".join(_FIXED[kind] for _, kind, _ in run))
+            scope[f"_s{var[run[0][0]]}"] = layout.unpack_from
+            names = "".join(f"v{var[name]}, " for name, _, _ in run)
+            lines += [f"    {names}= _s{var[run[0][0]]}(buf, pos)", f"    pos += {layout.size}"]
+        else:
+            ((name, kind, branch),) = run
+            lines += _read_field(f"v{var[name]}", kind, branch)
     lines += [
         "    if pos > end:",
         "        raise EOFError('the bytes end before the schema fields do')",
         "    obj = _new(_model)",
         "    _set(obj, '__dict__', {" + ", ".join(f"{name!r}: v{var[name]}" for name in model.model_fields) + "})",
-        "    _set(obj, '__pydantic_fields_set__', set(_names))",
-        "    _set(obj, '__pydantic_extra__', None)",
-        "    _set(obj, '__pydantic_private__', None)",
+        "    _fields_set(obj, _names.copy())",
+        "    _extra(obj, None)",
+        "    _private(obj, None)",
         "    return obj",
     ]
-    scope = {"_new": object.__new__, "_set": object.__setattr__, "_model": model, "_names": tuple(model.model_fields),
-             "_double": _DOUBLE.unpack_from, "_float": _FLOAT.unpack_from}  # fmt: skip
     return _compile(lines, scope, "read", model)
 
 
@@ -71,7 +88,14 @@ def flat_writer(schema: Mapping[str, Any], model: type[BaseModel], prefix: bytes
     if fields is None:
         return None
     lines = ["def write(obj):", "    d = obj.__dict__", "    out = [_prefix]"]
-    for name, kind, branch in fields:
+    scope: dict[str, Any] = {"_prefix": prefix, "_long": _long, "_int": _int, "_size": _size}
+    scope.update(_double=_DOUBLE.pack, _float=_FLOAT.pack)  # a fixed-size value in a union
+    for n, run in enumerate(_runs(fields)):
+        name, kind, branch = run[0]
+        if kind in _FIXED and branch < 0:  # fixed-size fields in a row: one struct write
+            scope[f"_s{n}"] = struct.Struct("<" + "".join(_FIXED[kind] for _, kind, _ in run)).pack
+            lines.append(f"    out.append(_s{n}(" + ", ".join(f"d[{name!r}]" for name, _, _ in run) + "))")
+            continue
         lines.append(f"    v = d[{name!r}]")
         if branch < 0:
             lines += _write_value(kind, "    ")
@@ -85,9 +109,25 @@ def flat_writer(schema: Mapping[str, Any], model: type[BaseModel], prefix: bytes
             ]
             lines += _write_value(kind, "        ")
     lines.append("    return b''.join(out)")
-    scope = {"_prefix": prefix, "_double": _DOUBLE.pack, "_float": _FLOAT.pack, "_long": _long, "_int": _int,
-             "_size": _size}  # fmt: skip
     return _compile(lines, scope, "write", model)
+
+
+def _runs(fields: list[Field]) -> list[list[Field]]:
+    """``fields`` in order, each fixed-size field (not in a union) grouped with the ones right after it."""
+    out: list[list[Field]] = []
+    for field in fields:
+        fixed = field[1] in _FIXED and field[2] < 0
+        if fixed and out and out[-1][-1][1] in _FIXED and out[-1][-1][2] < 0:
+            out[-1].append(field)
+        else:
+            out.append([field])
+    return out
+
+
+def _slot(name: str) -> Callable[[Any, Any], None]:
+    """The setter of a ``BaseModel`` slot (what ``model_construct`` sets), or ``object.__setattr__`` of it."""
+    setter = getattr(getattr(BaseModel, name, None), "__set__", None)
+    return setter if callable(setter) else (lambda obj, value: object.__setattr__(obj, name, value))
 
 
 def _fields(schema: Mapping[str, Any], model: type[BaseModel]) -> list[Field] | None:

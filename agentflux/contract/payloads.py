@@ -27,13 +27,26 @@ each model (encoding) and of each writer schema id and payload type
 references), the same fastavro calls are made directly with the same parsed
 schemas, the same schema id prefix and the same errors. The library's per-call
 work (rule execution, inline tags, context objects, cache locks) was most of
-an Avro record's cost: see bench/RESULTS.md.
+an Avro record's cost: see bench/RESULTS.md. A flat record of a plain model,
+written with the model's own schema, skips fastavro and pydantic's second
+validation too (``avro_flat``).
+
+JSON Schema is not validated against the schema (the model validates), so the
+library's work after registration is JSON: after a model's first record the
+id prefix and the model's compact JSON are written directly (the same bytes as
+the library's orjson text), and every record of a writer schema without rules
+is read as a JSON topic's value is, once the schema's id has been looked up.
+
+A writer schema's first record is decoded alone: records that arrive while it
+is looked up wait for it, then take the direct path (``decode_now``, which the
+event processor calls without an await).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import io
 import struct
 from collections.abc import Callable
@@ -53,10 +66,9 @@ if TYPE_CHECKING:
 MAGIC = 0
 LATER = object()  # decode_now's answer when the registry must be asked first
 _JSON_STARTS = frozenset(b"{[ \t\r\n")
-_SCHEMA_ID = struct.Struct(">I")
 Serializer = Callable[[Any, "SerializationContext"], Any]
 Direct = Callable[[Any], Any]  # one record in or out, without the library's per-call work (Avro)
-ReaderKey = tuple[str, int, object]  # topic, writer schema id, payload type
+ReaderKey = tuple[str, bytes, object]  # topic, writer schema id (its 4 bytes in a record), payload type
 
 
 class Payloads:
@@ -73,8 +85,8 @@ class Payloads:
         self.registry = registry
         self._serializers: dict[tuple[str, str], Serializer] = {}
         self._deserializers: dict[tuple[str, str, object], Serializer] = {}
-        # Avro after the first record: the parsed schema and to_dict of a serializer (topic, record name) ...
-        self._writer_plans: dict[tuple[str, str], tuple[Any, Callable[[Any, Any], Any], type[BaseModel]]] = {}
+        # After a model's first record: its writer, made from the record's schema id prefix (topic, record name) ...
+        self._writer_plans: dict[tuple[str, str], Callable[[bytes], Direct]] = {}
         self._writers: dict[tuple[str, str], Direct] = {}
         # ... and the parsed reader schema and from_dict of a deserializer (topic, payload type).
         self._reader_plans: dict[tuple[str, object], tuple[Any, Callable[[Any, Any], Any], Any]] = {}
@@ -121,8 +133,8 @@ class Payloads:
         serialize = await self._serializer(fmt, key, payload)
         value: bytes = await self._run(topic, "encode", serialize, payload)
         plan = self._writer_plans.pop(key, None)
-        if plan is not None:  # the schema is registered and its id known: the rest is fastavro's
-            self._writers[key] = _avro_writer(value[:5], *plan)
+        if plan is not None:  # the schema is registered and its id known: the rest needs no registry
+            self._writers[key] = plan(value[:5])
         return value
 
     def encode_now(self, topic: str, payload: object, model: type[BaseModel] | None = None) -> Any:
@@ -160,7 +172,10 @@ class Payloads:
             found = await self._make_serializer(fmt, model)
             self._serializers[key] = found
             if fmt.format == "avro" and model is not None:
-                self._writer_plans[key] = (_parse_avro(schema_text("avro", model)), _dumper(model, "avro"), model)
+                parsed, to_dict = _parse_avro(schema_text("avro", model)), _dumper(model, "avro")
+                self._writer_plans[key] = lambda prefix: _avro_writer(prefix, parsed, to_dict, model)
+            elif model is not None:
+                self._writer_plans[key] = _json_writer
         return found
 
     async def _make_serializer(self, fmt: TopicFormat, model: type[BaseModel] | None) -> Serializer:
@@ -205,8 +220,7 @@ class Payloads:
         if found is not LATER:
             return found
         assert value is not None  # decode_now answers LATER only for a framed value
-        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
-        key = (topic, schema_id, tp)
+        key = (topic, value[1:5], tp)
         if key in self._decoded:
             return await self._decode_with_registry(topic, value, tp)
         lock = self._first.setdefault(key, asyncio.Lock())
@@ -225,6 +239,15 @@ class Payloads:
         A JSON record, and a framed record of a writer schema already decoded once, are decoded here
         with no await; ``decode`` does the rest.
         """
+        if value and value[0] == MAGIC and len(value) > 5:  # a direct path exists only where the checks below pass
+            known = self._readers.get((topic, value[1:5], tp))
+            if known is not None:
+                try:
+                    return known(value)
+                except PayloadDecodeError:
+                    raise
+                except Exception as exc:
+                    raise _decode_error(exc, topic, value) from exc
         fmt = self.format_of(topic)
         if tp is bytes or not value or value[0] in _JSON_STARTS or not (fmt.registered or self.framed(value)):
             return codec.decode(value, tp)
@@ -235,27 +258,20 @@ class Payloads:
             )
         if len(value) < 6:
             raise PayloadDecodeError(f"value is {len(value)} bytes, too short for the Confluent wire format (6+)")
-        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
-        direct = self._readers.get((topic, schema_id, tp))
-        if direct is None:
-            return LATER
-        try:
-            return direct(value)
-        except PayloadDecodeError:
-            raise
-        except Exception as exc:
-            raise _decode_error(exc, topic, value) from exc
+        return LATER
 
     async def _decode_with_registry(self, topic: str, value: bytes, tp: type[Any]) -> Any:
         """Decode through confluent-kafka's deserializer, and keep a direct path for the next records."""
-        (schema_id,) = _SCHEMA_ID.unpack_from(value, 1)
         writer = await self._writer_schema(topic, value)
         kind: Format = "json-schema" if (writer.schema_type or "AVRO").upper() == "JSON" else "avro"
+        if kind == "json-schema" and _plain_schema(writer) and _json_readable(tp):
+            self._readers[(topic, value[1:5], tp)] = functools.partial(_read_json, tp=tp)
+            return self.decode_now(topic, value, tp)  # the first record too, so that every record reads alike
         deserialize = await self._deserializer(topic, kind, tp)
         decoded = await self._run(topic, "decode", deserialize, value)
         plan = self._reader_plans.get((topic, tp)) if kind == "avro" else None
-        if plan is not None and _plain_avro(writer):  # the library would only call fastavro from now on
-            self._readers[(topic, schema_id, tp)] = _avro_reader(_parse_avro(writer.schema_str), *plan)
+        if plan is not None and _plain_schema(writer):  # the library would only call fastavro from now on
+            self._readers[(topic, value[1:5], tp)] = _avro_reader(_parse_avro(writer.schema_str), *plan)
         return decoded
 
     def framed(self, value: bytes | None) -> bool:
@@ -381,11 +397,11 @@ def _parse_avro(text: str) -> Any:
     return parse_schema_with_repo(text, named_schemas={})
 
 
-def _plain_avro(schema: Any) -> bool:
-    """True when confluent-kafka's deserializer does nothing with ``schema`` beyond fastavro's read.
+def _plain_schema(schema: Any) -> bool:
+    """True when confluent-kafka's deserializer does nothing with ``schema`` beyond fastavro's (or orjson's) read.
 
     That is: no rules to run, no references to resolve, and a record or union (the library wraps other
-    top-level declarations before parsing them).
+    top-level declarations before parsing them); for JSON Schema, an object.
     """
     return schema.rule_set is None and not schema.references and schema.schema_str.lstrip()[:1] in ("{", "[")
 
@@ -431,6 +447,26 @@ def _avro_reader(writer: Any, reader: Any, from_dict: Callable[[Any, Any], Any],
         return from_dict(schemaless_reader(body, writer, resolve, False), None)
 
     return read
+
+
+def _json_writer(prefix: bytes) -> Direct:
+    """What ``AsyncJSONSerializer`` does per model once its schema is registered (no validation): the id prefix,
+    then the model's compact JSON, which is the library's orjson text of the same JSON-mode dump."""
+
+    def write(obj: Any) -> bytes:
+        return prefix + codec.encode(obj)
+
+    return write
+
+
+def _json_readable(tp: Any) -> bool:
+    """True for the payload types a JSON Schema record is read into without the library: models, dicts, lists."""
+    return tp in (dict, list) or (isinstance(tp, type) and issubclass(tp, BaseModel))
+
+
+def _read_json(value: bytes, tp: Any) -> Any:
+    """A JSON Schema record (no validation against the schema: the model validates) as a JSON topic's value."""
+    return codec.decode(value[5:], tp)
 
 
 def _decode_error(exc: Exception, topic: str, value: bytes) -> PayloadDecodeError:

@@ -31,6 +31,8 @@ class Every(BaseModel):
     note: Optional[str] = None  # noqa: UP045 - both spellings are the same core schema
     amount: int | None = None
     scale: float = 1.5
+    maybe_ratio: float | None = None
+    maybe_flag: bool | None = None
 
 
 class Titled(BaseModel):
@@ -70,6 +72,8 @@ every = st.builds(
     note=st.none() | texts,
     amount=st.none() | longs,
     scale=doubles,
+    maybe_ratio=st.none() | doubles,
+    maybe_flag=st.none() | st.booleans(),
 )
 
 
@@ -226,9 +230,10 @@ def test_a_negative_length_an_unknown_branch_and_bad_utf8_are_errors_that_say_so
 def test_a_value_the_schema_cannot_carry_is_refused_when_written() -> None:
     write = flat_writer(schema(Every), Every, b"")
     assert write is not None
-    too_big = Every.model_construct(text="", raw=b"", count=2**63, ratio=0.0, flag=False, note=None, amount=None)
+    plain = {"raw": b"", "ratio": 0.0, "flag": False, "note": None, "amount": None, "maybe_ratio": None}
+    too_big = Every.model_construct(text="", count=2**63, maybe_flag=None, **plain)
     with pytest.raises(OverflowError, match="out of range for an Avro long"):
         write(too_big)
-    wrong = Every.model_construct(text=5, raw=b"", count=1, ratio=0.0, flag=False, note=None, amount=None)
+    wrong = Every.model_construct(text=5, count=1, maybe_flag=None, **plain)
     with pytest.raises(AttributeError):
         write(wrong)
