@@ -10,8 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.trace import SpanKind
+
 from agentflux.contract.errors import LifecycleError, ToolError
 from agentflux.mcp.servers import McpServerSpec
+from agentflux.runtime.tracing import Tracing, traceparent_of
 
 if TYPE_CHECKING:
     from agentflux.mcp._connection import Connection
@@ -50,10 +53,13 @@ class ToolHandle:
       refused the request; retrying will not help).
     """
 
-    def __init__(self, pool: ToolPool, spec: McpServerSpec, meta: dict[str, str]) -> None:
+    def __init__(
+        self, pool: ToolPool, spec: McpServerSpec, meta: dict[str, str], tracing: Tracing | None = None
+    ) -> None:
         self._pool = pool
         self._spec = spec
         self._meta = meta
+        self._tracing = tracing if tracing is not None and tracing.active else None
 
     @property
     def server(self) -> str:
@@ -66,10 +72,18 @@ class ToolHandle:
         the SDK's ``{"result": ...}`` wrapper around non-object returns), else
         its text content parsed as JSON when it is JSON, else the text.
         """
+        if self._tracing is not None:
+            attributes = {"mcp.method.name": "tools/call", "gen_ai.operation.name": "execute_tool",
+                          "gen_ai.tool.name": tool, "agentflux.mcp.server": self.server}  # fmt: skip
+            with self._tracing.span(f"tools/call {tool}", SpanKind.CLIENT, attributes=attributes) as span:
+                return await self._timed(tool, arguments, {**self._meta, "traceparent": traceparent_of(span) or ""})
+        return await self._timed(tool, arguments, self._meta)
+
+    async def _timed(self, tool: str, arguments: dict[str, Any], meta: dict[str, str]) -> Any:
         started = time.perf_counter()
         outcome = "cancelled"
         try:
-            value = await self._call(tool, arguments)
+            value = await self._call(tool, arguments, meta)
             outcome = "ok"
             return value
         except ToolError as exc:
@@ -93,7 +107,7 @@ class ToolHandle:
             raise self._failure(None, exc, conn) from exc
         return [ToolInfo(t.name, t.description, dict(t.input_schema)) for t in tools.values()]
 
-    async def _call(self, tool: str, arguments: dict[str, Any]) -> Any:
+    async def _call(self, tool: str, arguments: dict[str, Any], meta: dict[str, str]) -> Any:
         from agentflux.mcp import _connection as sdk
         from agentflux.mcp import _results
 
@@ -107,7 +121,7 @@ class ToolHandle:
                     offered = ", ".join(sorted(tools)) or "no tools"
                     cause = f"unknown tool {tool!r}; server {self.server!r} offers: {offered}"
                     raise ToolError(self.server, tool, cause, transient=False)
-                result = await sdk.call_tool(conn, tool, arguments, self._meta)
+                result = await sdk.call_tool(conn, tool, arguments, meta)
         except (ToolError, LifecycleError):
             raise
         except Exception as exc:

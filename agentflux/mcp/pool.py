@@ -15,6 +15,7 @@ from agentflux.mcp.servers import McpServerSpec
 
 if TYPE_CHECKING:
     from agentflux.mcp._connection import Connection
+    from agentflux.runtime.tracing import Tracing
 
 
 class _State(enum.Enum):
@@ -107,15 +108,19 @@ class ToolPool:
     ) -> None:
         await self.close()
 
-    def handle(self, name: str, meta: Mapping[str, str] | None = None) -> ToolHandle:
-        """A handle on server ``name`` whose calls carry ``meta`` in their request ``_meta``."""
+    def handle(self, name: str, meta: Mapping[str, str] | None = None, *, tracing: Tracing | None = None) -> ToolHandle:
+        """A handle on server ``name`` whose calls carry ``meta`` in their request ``_meta``.
+
+        With ``tracing`` active, each call is a ``tools/call {tool}`` client span, and its ``_meta`` carries
+        that span's ``traceparent``, so a tool server that reads it continues the trace.
+        """
         if self._state is _State.CLOSED:
             raise LifecycleError("this ToolPool is closed")
         spec = self._specs.get(name)
         if spec is None:
             declared = ", ".join(sorted(self._specs)) or "none"
             raise ConfigError(f"no MCP server named {name!r}; declared servers: {declared}")
-        return ToolHandle(self, spec, dict(meta or {}))
+        return ToolHandle(self, spec, dict(meta or {}), tracing)
 
     @asynccontextmanager
     async def _session(self, spec: McpServerSpec) -> AsyncIterator[Connection]:

@@ -24,7 +24,9 @@ log = logging.getLogger("agentflux.runtime")
 class ToolProvider(Protocol):
     """Hands out tool handles by server name (``agentflux.mcp.ToolPool`` is one)."""
 
-    def handle(self, name: str, meta: dict[str, str] | None = None) -> Any: ...
+    def handle(self, name: str, meta: dict[str, str] | None = None, *, tracing: Any = None) -> Any:
+        """A handle whose tool calls carry ``meta``; with tracing active, also given ``tracing=`` (a ``Tracing``)."""
+        ...
 
 
 @dataclass
@@ -187,6 +189,9 @@ class Context:
             meta["traceparent"] = self.traceparent
         if self.envelope.tracestate:
             meta["tracestate"] = self.envelope.tracestate
+        tracing = self.services.publisher.tracing
+        if tracing.active:  # each call is a span, and its _meta carries that span's traceparent
+            return self.services.tools.handle(server, meta, tracing=tracing)
         return self.services.tools.handle(server, meta)
 
 

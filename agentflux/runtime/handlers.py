@@ -39,6 +39,7 @@ from agentflux.transport.health import ClusterWatch
 if TYPE_CHECKING:
     from agentflux.runtime.context import Context
     from agentflux.runtime.declarations import Agent
+    from agentflux.runtime.tracing import Attempt
 
 log = logging.getLogger("agentflux.runtime")
 T = TypeVar("T")
@@ -265,32 +266,51 @@ async def run_with_retries(
     watch: ClusterWatch,
     what: Callable[[], str],
     attempt_name: Callable[[], str],
+    traced: Callable[[int], Attempt] | None = None,
+    give_up: str = "failed",
 ) -> Outcome[Any]:
     """Run ``handler(payload, context(n))`` for attempt n = 1, 2, ... (see the module docstring).
 
     ``what()`` names the work in log lines, ``attempt_name()`` in ``HandlerTimeout``
     (called only when needed, so nothing is formatted for a record that passes).
-    Cancellation is not caught: it ends the loop at once.
+    ``traced(n)``, when given, starts the span of attempt n; it ends with the
+    attempt, with an event naming what followed a failure: ``retry``,
+    ``cluster_away``, ``cancelled``, or the ``give_up`` event when no attempt
+    follows. Cancellation is not caught: it ends the loop at once.
     """
     number = 1
     policy = handler.retry
     while True:
         outages = watch.outages
+        span = traced(number) if traced is not None else None
         try:
             value = await watchdog.run(handler.timeout, attempt_name, handler(payload, context(number)))
-            return Outcome(value, None, number)
+        except asyncio.CancelledError as exc:
+            if span is not None:
+                span.end(exc, "cancelled")
+            raise
         except Exception as exc:
             if watch.lost or watch.outages != outages:
+                if span is not None:
+                    span.end(exc, "cluster_away")
                 log.info("%s: attempt %d failed while the Kafka cluster was away (%s); it does not count", what(),
                          number, _brief(exc))  # fmt: skip
                 await watch.wait_back()
                 continue
             if not policy.should_retry(exc, number):
+                if span is not None:
+                    span.end(exc, give_up, **{"agentflux.attempts": number})
                 return Outcome(None, exc, number)
             delay = policy.delay(exc, number)
+            if span is not None:
+                span.end(exc, "retry", **{"agentflux.retry.delay_s": delay})
             log.warning("%s: attempt %d failed (%s); retrying in %.2fs", what(), number, _brief(exc), delay)
             await asyncio.sleep(delay)
             number += 1
+        else:
+            if span is not None:
+                span.end()
+            return Outcome(value, None, number)
 
 
 def _brief(exc: BaseException) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
+
+from opentelemetry.trace import SpanKind
 
 from agentflux.contract.codec import decode
 from agentflux.contract.envelope import (
@@ -20,6 +23,7 @@ from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
 from agentflux.runtime.handlers import Handler, run_with_retries
 from agentflux.runtime.retry import Watchdog, until_registry_answers
+from agentflux.runtime.tracing import Attempt, Tracing, message_attributes, record_attributes
 from agentflux.transport.base import Record
 
 log = logging.getLogger("agentflux.runtime")
@@ -193,10 +197,31 @@ class EventProcessor:
                 agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=number
             )
 
+        tracing = self.services.publisher.tracing
         outcome = await run_with_retries(
             handler, payload, context, watchdog=self.watchdog, watch=self.services.publisher.transport.watch,
             what=lambda: f"{self.agent.name}: {record.ref}",
             attempt_name=lambda: f"handler {handler.name} for {record.ref}",
+            traced=self._traced(tracing, handler, record, envelope) if tracing.active else None, give_up="dead_letter",
         )  # fmt: skip
         if outcome.error is not None:
             await self.dead_letters.send(record, outcome.attempts, outcome.error)
+
+    def _traced(
+        self, tracing: Tracing, handler: Handler, record: Record, envelope: Envelope
+    ) -> Callable[[int], Attempt]:
+        """The ``process`` span of each attempt: a child of the span that sent the record."""
+        attributes = {
+            **message_attributes(record.topic, envelope, "process"),
+            **record_attributes(record, self.agent.group_id),
+            "agentflux.agent": self.agent.name,
+            "agentflux.handler": handler.name,
+        }
+
+        def attempt(number: int) -> Attempt:
+            return tracing.start(
+                f"process {record.topic}", SpanKind.CONSUMER, parent=envelope.traceparent,
+                attributes={**attributes, "agentflux.attempt": number},
+            )  # fmt: skip
+
+        return attempt

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from opentelemetry.trace import SpanKind
+
 from agentflux.contract.codec import encode
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.payloads import LATER, Payloads
 from agentflux.contract.topics import TopicSpec, validate_topic
+from agentflux.runtime.tracing import Tracing, message_attributes, traceparent_of
 from agentflux.transport.base import Ack, Transport
 
 CONTENT_TYPES = {"avro": "application/avro", "json-schema": "application/json"}  # ``content-type`` of framed values
@@ -25,14 +28,20 @@ class Publisher:
     ``spec_for`` (the app's declaration or default), so a topic is never
     written before it exists, even on clusters without auto-creation.
     Payloads are encoded by ``payloads`` (JSON when None): a topic in a
-    registry format gets the Confluent wire format.
+    registry format gets the Confluent wire format. With ``tracing`` active,
+    each publish is a ``send`` span whose context the record carries.
     """
 
     def __init__(
-        self, transport: Transport, spec_for: Callable[[str], TopicSpec], payloads: Payloads | None = None
+        self,
+        transport: Transport,
+        spec_for: Callable[[str], TopicSpec],
+        payloads: Payloads | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.transport = transport
         self.payloads = payloads
+        self.tracing = tracing or Tracing()
         self._spec_for = spec_for
         self._ready: set[str] = set()
         self._registered: dict[str, bool] = {}
@@ -61,7 +70,18 @@ class Publisher:
         value = await self.encode(topic, payload)
         if value[:1] == b"\x00" and self.payloads is not None and self._registered.get(topic):  # the wire format
             envelope = envelope.with_(content_type=CONTENT_TYPES[self.payloads.format_of(topic).format])
+        if self.tracing.active:
+            return await self._publish_traced(topic, value, key_bytes(key), envelope)
         return await self.transport.publish(topic, value, key=key_bytes(key), headers=envelope.to_headers())
+
+    async def _publish_traced(self, topic: str, value: bytes, key: bytes | None, envelope: Envelope) -> Ack:
+        attributes = message_attributes(topic, envelope, "send")
+        with self.tracing.span(f"send {topic}", SpanKind.PRODUCER, attributes=attributes) as span:
+            envelope = envelope.with_(traceparent=traceparent_of(span) or envelope.traceparent)
+            ack = await self.transport.publish(topic, value, key=key, headers=envelope.to_headers())
+            span.set_attribute("messaging.destination.partition.id", str(ack.partition))
+            span.set_attribute("messaging.kafka.offset", ack.offset)
+            return ack
 
     async def encode(self, topic: str, payload: object) -> bytes:
         """``payload`` as ``topic``'s record value (JSON, or the registry's wire format)."""

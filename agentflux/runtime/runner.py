@@ -9,6 +9,8 @@ import signal
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from opentelemetry.trace import TracerProvider
+
 from agentflux.contract import compat
 from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import LifecycleError, SchemaIncompatible
@@ -23,6 +25,8 @@ from agentflux.runtime.processing import EventProcessor
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.tasks.requester import Requester
 from agentflux.runtime.tasks.worker import skill_topic_specs, task_consumer
+from agentflux.runtime.telemetry import configured_tracer_provider
+from agentflux.runtime.tracing import Tracing
 from agentflux.transport.base import Transport
 
 log = logging.getLogger("agentflux.runtime")
@@ -122,16 +126,18 @@ class AppRunner:
         tools: ToolProvider | None = None,
         grace: float = 30.0,
         plugins: Iterable[RunnerPlugin] = (),
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.app = app
         self.plugins = list(plugins)
         self.agents: list[Agent] = app.select(agents)
         self.transport = transport
         self.payloads = Payloads(app.format_of, schema_registry(app, transport))
+        self.tracing = Tracing(tracer_provider or configured_tracer_provider(service=app.name))
         self.services = Services(
-            Publisher(transport, app.topic_spec, self.payloads),
+            Publisher(transport, app.topic_spec, self.payloads, self.tracing),
             tools,
-            requester=Requester(transport, lookup=app.find_skill, payloads=self.payloads),
+            requester=Requester(transport, lookup=app.find_skill, payloads=self.payloads, tracing=self.tracing),
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []

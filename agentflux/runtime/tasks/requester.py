@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from agentflux.contract.codec import encode
@@ -38,6 +39,7 @@ from agentflux.contract.tasks import CANCEL_TYPE, TaskErrorInfo, TaskPhase, Task
 from agentflux.contract.topics import task_requests_topic
 from agentflux.runtime.handlers import Skill
 from agentflux.runtime.tasks.replies import ReplyListener
+from agentflux.runtime.tracing import Tracing, message_attributes, traceparent_of
 from agentflux.transport.base import Ack, Transport
 
 SkillLookup = Callable[[str], Skill | None]
@@ -86,8 +88,10 @@ class Requester:
         lookup: SkillLookup | None = None,
         requester_id: str | None = None,
         payloads: Payloads | None = None,
+        tracing: Tracing | None = None,
     ):
         self.requester_id = requester_id or uuid.uuid4().hex
+        self.tracing = tracing or Tracing()
         self._transport = transport
         self._lookup: SkillLookup = lookup or (lambda _skill: None)
         self._payloads = payloads
@@ -109,7 +113,18 @@ class Requester:
             await self._replies.address(skill)
 
     async def delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
-        """Run ``skill`` on ``payload`` and return its result. ``envelope`` carries the task id."""
+        """Run ``skill`` on ``payload`` and return its result. ``envelope`` carries the task id.
+
+        With tracing active, the delegation is a ``delegate`` span, and the request carries its context.
+        """
+        if not self.tracing.active:
+            return await self._delegate(skill, payload, envelope=envelope, timeout=timeout)
+        attributes = {**message_attributes(task_requests_topic(skill), envelope, "send"), "agentflux.skill": skill}
+        with self.tracing.span(f"delegate {skill}", SpanKind.CLIENT, attributes=attributes) as span:
+            envelope = envelope.with_(traceparent=traceparent_of(span) or envelope.traceparent)
+            return await self._delegate(skill, payload, envelope=envelope, timeout=timeout)
+
+    async def _delegate(self, skill: str, payload: object, *, envelope: Envelope, timeout: float) -> Any:
         declared = self._lookup(skill)
         route = self._router.route(skill) if self._router is not None else None
         if route is not None:

@@ -35,6 +35,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from agentflux.contract.codec import decode, parse_json
@@ -52,6 +53,7 @@ from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
 from agentflux.runtime.tasks.finished import FinishedTasks
 from agentflux.runtime.tasks.reports import ReplyAddress, TaskReporter, encode_within_limit
+from agentflux.runtime.tracing import message_attributes, record_attributes
 from agentflux.transport.base import Positions, Record, TopicPartition
 
 log = logging.getLogger("agentflux.runtime")
@@ -112,6 +114,22 @@ class SkillProcessor:
         envelope = correlate_from_body(envelope, data, record, self.correlated)
         task_id = envelope.task_id or envelope.id
         envelope = envelope if envelope.task_id else envelope.with_(task_id=task_id)
+        tracing = self.services.publisher.tracing
+        if not tracing.active:
+            await self._serve(skill, record, envelope, data, reply)
+            return
+        attributes = {
+            **message_attributes(record.topic, envelope, "process"),
+            **record_attributes(record, self.agent.group_id),
+            "agentflux.agent": self.agent.name,
+            "agentflux.skill": skill.id,
+        }
+        with tracing.span(f"skill {skill.id}", SpanKind.SERVER, parent=envelope.traceparent, attributes=attributes):
+            await self._serve(skill, record, envelope, data, reply)
+
+    async def _serve(self, skill: Skill, record: Record, envelope: Envelope, data: Any, reply: ReplyAddress) -> None:
+        """Run the task ``record`` asks for (or re-emit its outcome), and report each state it reaches."""
+        task_id = envelope.task_id or envelope.id
         submitted = TaskReport(
             task_id=task_id,
             skill=skill.id,
@@ -198,10 +216,12 @@ class SkillProcessor:
                 )  # fmt: skip
 
             try:
+                tracing = self.services.publisher.tracing
                 outcome = await run_with_retries(
                     skill, task, context, watchdog=self.watchdog, watch=self.transport.watch,
                     what=lambda: f"{self.agent.name}: task {task_id} ({skill.id})",
                     attempt_name=lambda: f"skill {skill.id} (task {task_id})",
+                    traced=tracing.on_current if tracing.active else None, give_up="task_failed",
                 )  # fmt: skip
             except asyncio.CancelledError:
                 if not self.cancels.stopped(task_id):
