@@ -79,14 +79,18 @@ class PricingSystem:
         await self.observer.start()
         return self.observer
 
-    def agent(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        """Start one ``agentflux run --agent NAME`` process; its output goes to a log file in tmp_path."""
-        log = (self.tmp_path / f"{name}-{len(self.procs.get(name, []))}.log").open("wb")
-        self._logs.append(log)
-        env = {**os.environ, **self.config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": self.bootstrap}
+    def agent(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start one ``agentflux run --agent NAME`` process (``env`` added to its environment).
+
+        Its stderr (the log) goes to ``{name}-{n}.log`` in tmp_path, its stdout to ``{name}-{n}.out``.
+        """
+        where = self.tmp_path / f"{name}-{len(self.procs.get(name, []))}"
+        log, out = where.with_suffix(".log").open("wb"), where.with_suffix(".out").open("wb")
+        self._logs += [log, out]
+        env = {**os.environ, **self.config.env(), "AGENTFLUX_BOOTSTRAP_SERVERS": self.bootstrap, **(env or {})}
         env["AGENTFLUX_SCHEMA_REGISTRY_URL"] = self.registry
         command = [sys.executable, "-m", "agentflux.cli.main", "run", APP_REF, "--agent", name]
-        proc = subprocess.Popen([*command, "--log-level", "warning", *args], cwd=REPO, env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([*command, "--log-level", "warning", *args], cwd=REPO, env=env, stdout=out, stderr=log)
         self.procs.setdefault(name, []).append(proc)
         return proc
 
