@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentflux.cli.loading import load_object
+from agentflux.cli.logs import LogFormat
 from agentflux.cli.options import Bootstrap, with_transport
 from agentflux.contract.errors import ConfigError
 from agentflux.runtime.declarations import AgentApp
@@ -117,13 +118,14 @@ def gateway(
     public_url: Annotated[str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")] = None,
     bootstrap: Bootstrap = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve agents over A2A (JSON-RPC and HTTP+JSON) at http://HOST:PORT/agents/{name}."""
     from agentflux.a2a.signing import signer_from_env, trust_from_env
     from agentflux.cli.logs import configure_logging, serve_asgi
 
     a2a = _a2a()
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
 
     async def serve(transport: KafkaTransport) -> None:
         registry = None

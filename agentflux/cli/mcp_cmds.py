@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agentflux.cli.loading import load_object
+from agentflux.cli.logs import LogFormat
 from agentflux.cli.options import Bootstrap
 from agentflux.runtime.declarations import AgentApp
 
@@ -25,11 +26,12 @@ def serve(
     ] = None,
     bootstrap: Bootstrap = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL", help="Log level (to stderr)")] = "warning",
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve list_agents, publish_event, delegate_task, get_task, find_by_correlation and the dead letters."""
     from agentflux.cli.logs import configure_logging, serve_asgi
 
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     from agentflux.client import AgentClient
     from agentflux.mcp.mesh import build_mesh_server
     from agentflux.mcp.mesh_service import MeshService

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 
 from agentflux.cli.a2a_cmds import discovery_plugins
 from agentflux.cli.loading import load_object
-from agentflux.cli.logs import configure_logging
+from agentflux.cli.logs import LogFormat, configure_logging
 from agentflux.mcp.app_tools import tool_pool_for
 from agentflux.runtime.declarations import AgentApp
 from agentflux.runtime.runner import AppRunner, kafka_transport
@@ -27,6 +28,7 @@ def run(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
+    log_format: LogFormat = "text",
     bootstrap: Annotated[
         str | None,
         typer.Option(
@@ -35,12 +37,16 @@ def run(
     ] = None,
 ) -> None:
     """Run the agents of an app until SIGTERM or Ctrl-C (then finish in-flight work and commit)."""
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     app = load_object(app_ref, AgentApp)
     if bootstrap:
         app.bootstrap_servers = bootstrap
     tools = tool_pool_for(app)
     transport = kafka_transport(app, instance_id=instance_id, connect_timeout=None)  # started in an outage: wait
     runner = AppRunner(app, transport, agents=agent, tools=tools, plugins=discovery_plugins())
-    typer.echo(f"agentflux: running {[a.name for a in runner.agents]} (pid {os.getpid()})", err=True)
+    running = f"running {[a.name for a in runner.agents]} (pid {os.getpid()})"
+    if log_format == "json":  # every line of stderr is then one JSON object
+        logging.getLogger("agentflux.cli").warning(running)
+    else:
+        typer.echo(f"agentflux: {running}", err=True)
     asyncio.run(runner.run_until_signalled())

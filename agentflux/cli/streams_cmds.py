@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from agentflux.cli.loading import load_object
-from agentflux.cli.logs import configure_logging
+from agentflux.cli.logs import LogFormat, configure_logging
 from agentflux.cli.options import Bootstrap
 from agentflux.streams import StreamJob
 from agentflux.streams.engines import ENGINES, job_sql, run_job, start_flink, wait_flink
@@ -62,9 +62,10 @@ def run(
     parallelism: Annotated[int | None, typer.Option(help="Flink: job parallelism (default 1)")] = None,
     idle_timeout: IdleTimeout = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "warning",
+    log_format: LogFormat = "text",
 ) -> None:
     """Run a job until Ctrl-C or SIGTERM."""
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     job = _job(job_ref)
     kafka = KafkaSettings.resolve(bootstrap_servers)
     options: dict[str, Any]

@@ -22,6 +22,7 @@ from agentflux.ops.deadletters import DeadLetterWriter
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
 from agentflux.runtime.handlers import Handler, run_with_retries
+from agentflux.runtime.logcontext import handling
 from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tracing import Attempt, Tracing, message_attributes, record_attributes
 from agentflux.transport.base import Record
@@ -131,6 +132,7 @@ class EventProcessor:
         if handler is None:  # subscribed through a pattern or a stale subscription
             return
         payloads = self.payloads
+        envelope: Envelope | None = None
         try:
             envelope = read_envelope(record, self.max_message_bytes, self.noted)
             if payloads is None or not payloads.registered(record.topic):
@@ -153,9 +155,14 @@ class EventProcessor:
                         return
                     handler, payload = found
         except Exception as exc:  # any input at all: a dead letter, never a crash
-            await self.dead_letters.send(record, 0, unreadable(exc))
+            if envelope is None:
+                await self.dead_letters.send(record, 0, unreadable(exc))
+                return
+            with handling(envelope):
+                await self.dead_letters.send(record, 0, unreadable(exc))
             return
-        await self._run(handler, record, envelope, payload)
+        with handling(envelope):
+            await self._run(handler, record, envelope, payload)
 
     async def _decode_registered(
         self, payloads: Payloads, handler: Handler, record: Record, envelope: Envelope

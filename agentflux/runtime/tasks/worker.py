@@ -48,6 +48,7 @@ from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.handlers import Skill, run_with_retries
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
+from agentflux.runtime.logcontext import handling
 from agentflux.runtime.processing import correlate_from_body, read_envelope, unreadable
 from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tasks.cancels import TaskCancels, is_cancel
@@ -116,7 +117,8 @@ class SkillProcessor:
         envelope = envelope if envelope.task_id else envelope.with_(task_id=task_id)
         tracing = self.services.publisher.tracing
         if not tracing.active:
-            await self._serve(skill, record, envelope, data, reply)
+            with handling(envelope):
+                await self._serve(skill, record, envelope, data, reply)
             return
         attributes = {
             **message_attributes(record.topic, envelope, "process"),
@@ -124,7 +126,8 @@ class SkillProcessor:
             "agentflux.agent": self.agent.name,
             "agentflux.skill": skill.id,
         }
-        with tracing.span(f"skill {skill.id}", SpanKind.SERVER, parent=envelope.traceparent, attributes=attributes):
+        span = tracing.span(f"skill {skill.id}", SpanKind.SERVER, parent=envelope.traceparent, attributes=attributes)
+        with span, handling(envelope):
             await self._serve(skill, record, envelope, data, reply)
 
     async def _serve(self, skill: Skill, record: Record, envelope: Envelope, data: Any, reply: ReplyAddress) -> None:
