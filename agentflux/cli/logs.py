@@ -57,14 +57,15 @@ def configure_logging(level: str, fmt: str = "text") -> None:
 
 
 class TextWithIds(logging.Formatter):
-    """The text format, with ``[correlation_id=… trace_id=…]`` after a line written while a record is handled."""
+    """The text format, with ``[correlation_id=… trace_id=…]`` after a line written while a record is handled.
+
+    A record that came without a ``traceparent`` (and with no span current) has no trace id to show.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        cid, trace_id = getattr(record, "correlation_id", None), getattr(record, "trace_id", None)
-        if cid is None and trace_id is None:
-            return line
-        return f"{line} [correlation_id={cid} trace_id={trace_id}]"
+        ids = [f"{name}={value}" for name in FIELDS[:2] if (value := getattr(record, name, None)) is not None]
+        return f"{line} [{' '.join(ids)}]" if ids else line
 
 
 class JsonLines(logging.Formatter):

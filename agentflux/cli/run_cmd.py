@@ -14,6 +14,7 @@ from agentflux.cli.loading import load_object
 from agentflux.cli.logs import LogFormat, configure_logging
 from agentflux.mcp.app_tools import tool_pool_for
 from agentflux.runtime.declarations import AgentApp
+from agentflux.runtime.metrics import serve_prometheus
 from agentflux.runtime.runner import AppRunner, kafka_transport
 
 
@@ -29,6 +30,15 @@ def run(
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="AGENTFLUX_LOG_LEVEL")] = "info",
     log_format: LogFormat = "text",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar="AGENTFLUX_METRICS_PORT",
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs agentflux[otel])",
+        ),
+    ] = None,
     bootstrap: Annotated[
         str | None,
         typer.Option(
@@ -38,6 +48,9 @@ def run(
 ) -> None:
     """Run the agents of an app until SIGTERM or Ctrl-C (then finish in-flight work and commit)."""
     configure_logging(log_level, log_format)
+    if metrics_port is not None:
+        server = serve_prometheus(metrics_port)
+        logging.getLogger("agentflux.cli").info("metrics at http://%s:%d/metrics", *server.server_address[:2])
     app = load_object(app_ref, AgentApp)
     if bootstrap:
         app.bootstrap_servers = bootstrap

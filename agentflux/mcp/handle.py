@@ -14,6 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from agentflux.contract.errors import LifecycleError, ToolError
 from agentflux.mcp.servers import McpServerSpec
+from agentflux.runtime import metrics
 from agentflux.runtime.tracing import Tracing, traceparent_of
 
 if TYPE_CHECKING:
@@ -142,6 +143,10 @@ class ToolHandle:
         return ToolError(self.server, tool, cause, transient=transient)
 
     def _log(self, tool: str, outcome: str, elapsed_ms: float) -> None:
+        measured = metrics.current()
+        if measured.active:
+            result = "ok" if outcome == "ok" else "error"
+            measured.tool_duration.record(elapsed_ms / 1000, {"server": self.server, "tool": tool, "outcome": result})
         cid = self._meta.get("correlation_id")
         logger.log(
             logging.INFO if outcome == "ok" else logging.WARNING,

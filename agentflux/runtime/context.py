@@ -14,6 +14,7 @@ from agentflux.contract.envelope import Envelope
 from agentflux.contract.errors import ConfigError
 from agentflux.contract.schemas import record_name
 from agentflux.contract.topics import event_type, task_requests_topic
+from agentflux.runtime.metrics import Metrics
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.tasks.requester import DEFAULT_TIMEOUT, Requester, derived_task_id, gather
 from agentflux.transport.base import Ack, Record
@@ -37,6 +38,7 @@ class Services:
     tools: ToolProvider | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
     requester: Requester | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class Cancellation:

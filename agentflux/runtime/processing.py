@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -155,6 +156,8 @@ class EventProcessor:
                         return
                     handler, payload = found
         except Exception as exc:  # any input at all: a dead letter, never a crash
+            if self.services.metrics.active:
+                self.services.metrics.record_unreadable(self.agent.name, record.topic)
             if envelope is None:
                 await self.dead_letters.send(record, 0, unreadable(exc))
                 return
@@ -204,13 +207,17 @@ class EventProcessor:
                 agent=self.agent.name, envelope=envelope, record=record, services=self.services, attempt=number
             )
 
-        tracing = self.services.publisher.tracing
+        tracing, metrics = self.services.publisher.tracing, self.services.metrics
+        started = time.perf_counter() if metrics.active else 0.0
         outcome = await run_with_retries(
             handler, payload, context, watchdog=self.watchdog, watch=self.services.publisher.transport.watch,
             what=lambda: f"{self.agent.name}: {record.ref}",
             attempt_name=lambda: f"handler {handler.name} for {record.ref}",
             traced=self._traced(tracing, handler, record, envelope) if tracing.active else None, give_up="dead_letter",
         )  # fmt: skip
+        if metrics.active:
+            result, seconds = "ok" if outcome.error is None else "dead_letter", time.perf_counter() - started
+            metrics.record_handled(self.agent.name, record.topic, result, seconds, outcome.attempts)
         if outcome.error is not None:
             await self.dead_letters.send(record, outcome.attempts, outcome.error)
 

@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from agentflux.contract import compat
@@ -21,6 +22,7 @@ from agentflux.runtime.context import Context, Services, ToolProvider
 from agentflux.runtime.declarations import Agent, AgentApp
 from agentflux.runtime.handlers import TICK_TYPE, Schedule
 from agentflux.runtime.keyed_consumer import KeyOrderedConsumer
+from agentflux.runtime.metrics import LAG_INTERVAL, Lag, Metrics
 from agentflux.runtime.processing import EventProcessor
 from agentflux.runtime.publisher import Publisher
 from agentflux.runtime.tasks.requester import Requester
@@ -127,6 +129,7 @@ class AppRunner:
         grace: float = 30.0,
         plugins: Iterable[RunnerPlugin] = (),
         tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.app = app
         self.plugins = list(plugins)
@@ -138,12 +141,14 @@ class AppRunner:
             Publisher(transport, app.topic_spec, self.payloads, self.tracing),
             tools,
             requester=Requester(transport, lookup=app.find_skill, payloads=self.payloads, tracing=self.tracing),
+            metrics=Metrics(meter_provider),
         )
         self.grace = grace
         self.consumers: list[KeyOrderedConsumer] = []
         self.processors: dict[str, EventProcessor] = {}  # by agent name: what each one's records came to
         self.schedules: list[ScheduleRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._lag_task: asyncio.Task[None] | None = None
         self._started = False
 
     def topic_specs(self) -> list[TopicSpec]:
@@ -191,7 +196,32 @@ class AppRunner:
             ticker = ScheduleRunner(schedule, self.services, self.grace)
             self.schedules.append(ticker)
             self._tasks.append(asyncio.create_task(ticker.run(), name=f"agent:{schedule.agent.name}:every"))
+        if self.services.metrics.active and self.consumers:
+            self._lag_task = asyncio.create_task(self._measure_lag(), name="agentflux:lag")
         log.info("started agents %s", [a.name for a in self.agents])
+
+    async def _measure_lag(self) -> None:
+        """Every ``LAG_INTERVAL`` s: each owned partition's end offset minus its committed position, into metrics."""
+        tail = self.transport.tail()
+        try:
+            while True:
+                found: Lag = {}
+                for consumer in self.consumers:
+                    committed = consumer.committed
+                    if not committed:
+                        continue
+                    try:
+                        ends = await tail.end_offsets(sorted(committed))
+                    except Exception as exc:  # an outage: keep the last figures
+                        log.debug("measuring the lag of %s failed: %s", consumer.group_id, exc)
+                        found.update({k: v for k, v in self.services.metrics.lag.items() if k[0] == consumer.group_id})
+                        continue
+                    for tp, position in committed.items():
+                        found[(consumer.group_id, tp.topic, tp.partition)] = max(0, ends.get(tp, position) - position)
+                self.services.metrics.lag = found
+                await asyncio.sleep(LAG_INTERVAL)
+        finally:
+            await tail.close()
 
     async def wait(self) -> None:
         """Wait until every consumer has stopped; re-raise the first failure."""
@@ -209,6 +239,10 @@ class AppRunner:
             consumer.stop()
         for ticker in self.schedules:
             ticker.stop()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            await asyncio.gather(self._lag_task, return_exceptions=True)
+            self._lag_task = None
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         tools_close = getattr(self.services.tools, "close", None)

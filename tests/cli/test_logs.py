@@ -86,3 +86,13 @@ def test_json_format_from_the_command_line_writes_one_object_a_line() -> None:
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     assert [line["message"] for line in lines] == ["started", "failed"]
     assert "ZeroDivisionError" in lines[1]["exception"]
+
+
+def test_every_long_running_command_takes_log_format() -> None:
+    for command in (["run"], ["gateway"], ["streams", "run"], ["mcp", "serve"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentflux.cli.main", *command, "--help"],
+            capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "--log-format" in done.stdout and "AGENTFLUX_LOG_FORMAT" in done.stdout, command

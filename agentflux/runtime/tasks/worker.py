@@ -29,6 +29,7 @@ idempotent on ``ctx.task_id``.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 import socket
@@ -132,6 +133,17 @@ class SkillProcessor:
 
     async def _serve(self, skill: Skill, record: Record, envelope: Envelope, data: Any, reply: ReplyAddress) -> None:
         """Run the task ``record`` asks for (or re-emit its outcome), and report each state it reaches."""
+        metrics = self.services.metrics
+        if not metrics.active:
+            await self._run_task(skill, record, envelope, data, reply)
+            return
+        metrics.in_flight.add(1, {"skill": skill.id})
+        try:
+            await self._run_task(skill, record, envelope, data, reply)
+        finally:
+            metrics.in_flight.add(-1, {"skill": skill.id})
+
+    async def _run_task(self, skill: Skill, record: Record, envelope: Envelope, data: Any, reply: ReplyAddress) -> None:
         task_id = envelope.task_id or envelope.id
         submitted = TaskReport(
             task_id=task_id,
@@ -199,6 +211,9 @@ class SkillProcessor:
         await self.reports.result(final, envelope, reply)
         self.store.put(final)
         self.cancels.done(final.task_id)
+        if self.services.metrics.active:
+            seconds = _seconds_since(final.timestamps.get(TaskPhase.SUBMITTED))
+            self.services.metrics.task_duration.record(seconds, {"skill": final.skill, "state": str(final.state)})
         if final.state is not TaskPhase.COMPLETED:
             asked = final.error is not None and final.error.type == "InputRequired"  # a question, not a failure
             level = logging.INFO if asked or final.state is TaskPhase.CANCELED else logging.WARNING
@@ -273,6 +288,15 @@ class SkillProcessor:
             worker=self.worker_id,
         ).advance(TaskPhase.REJECTED, error=error_info(problem))
         await self._finish(rejected, cause, reply)
+
+
+def _seconds_since(rfc3339: str | None) -> float:
+    """Seconds from ``rfc3339`` (when the requester sent the task) to now; 0 when unknown or unreadable."""
+    try:
+        began = datetime.datetime.fromisoformat(rfc3339 or "")
+    except ValueError:
+        return 0.0
+    return max(0.0, (datetime.datetime.now(datetime.UTC) - began).total_seconds())
 
 
 def _canceled(reason: str) -> TaskErrorInfo:
