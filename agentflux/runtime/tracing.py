@@ -7,21 +7,23 @@ record that caused them (``agentflux.contract.tracecontext``). With an SDK
 (configured in code, or from the ``OTEL_*`` variables: ``agentflux.runtime.telemetry``)
 the spans are:
 
-=================  ========  ==============================================================
-span               kind      parent
-=================  ========  ==============================================================
-``send {topic}``   PRODUCER  the current span (the handler's ``process`` span, a delegate)
-``process {topic}``CONSUMER  the record's ``traceparent``: one span per handler attempt
-``delegate {id}``  CLIENT    the current span; the task request carries this span's context
-``skill {id}``     SERVER    the task request's ``traceparent``: the task, all its attempts
-=================  ========  ==============================================================
+=====================  ========  ==========================================================
+span                   kind      parent
+=====================  ========  ==========================================================
+``send {topic}``       PRODUCER  the current span (the handler's ``process`` span, yours)
+``process {topic}``    CONSUMER  the record's ``traceparent``: one span per handler attempt
+``delegate {id}``      CLIENT    the current span; the task request carries its context
+``skill {id}``         SERVER    the task request's ``traceparent``: the task, all attempts
+``tools/call {tool}``  CLIENT    the current span; the call's ``_meta`` carries its context
+=====================  ========  ==========================================================
 
 A published record's ``traceparent`` is its ``send`` span's context, so the
 ``process`` span of whoever handles it is that span's child, in any process.
 Attributes follow the messaging semantic conventions (``messaging.system`` is
 ``kafka``; the correlation id is ``messaging.message.conversation_id``). An
 attempt that fails records the exception; the decision taken is an event on its
-span: ``retry`` (with the delay), ``dead_letter``, ``task_failed`` or ``cluster_away``.
+span: ``retry`` (with the delay), ``dead_letter``, ``task_failed``, ``cluster_away`` or
+``cancelled``.
 """
 
 from __future__ import annotations
