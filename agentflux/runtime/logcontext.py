@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from opentelemetry import trace
 
@@ -33,6 +33,15 @@ def handling(envelope: Envelope) -> Iterator[None]:
         yield
     finally:
         _HANDLING.reset(token)
+
+
+def begin(envelope: Envelope) -> Token[Envelope | None]:
+    """``handling`` without a context manager, for the per-record path: ``end(token)`` when done."""
+    return _HANDLING.set(envelope)
+
+
+def end(token: Token[Envelope | None]) -> None:
+    _HANDLING.reset(token)
 
 
 def current_ids() -> tuple[str | None, str | None, str | None]:

@@ -20,10 +20,10 @@ from agentflux.contract.envelope import (
 from agentflux.contract.errors import InvalidMessage
 from agentflux.contract.payloads import LATER, Payloads
 from agentflux.ops.deadletters import DeadLetterWriter
+from agentflux.runtime import logcontext
 from agentflux.runtime.context import Context, Services
 from agentflux.runtime.declarations import Agent
 from agentflux.runtime.handlers import Handler, run_with_retries
-from agentflux.runtime.logcontext import handling
 from agentflux.runtime.retry import Watchdog, until_registry_answers
 from agentflux.runtime.tracing import Attempt, Tracing, message_attributes, record_attributes
 from agentflux.transport.base import Record
@@ -161,11 +161,17 @@ class EventProcessor:
             if envelope is None:
                 await self.dead_letters.send(record, 0, unreadable(exc))
                 return
-            with handling(envelope):
+            token = logcontext.begin(envelope)
+            try:
                 await self.dead_letters.send(record, 0, unreadable(exc))
+            finally:
+                logcontext.end(token)
             return
-        with handling(envelope):
+        token = logcontext.begin(envelope)
+        try:
             await self._run(handler, record, envelope, payload)
+        finally:
+            logcontext.end(token)
 
     async def _decode_registered(
         self, payloads: Payloads, handler: Handler, record: Record, envelope: Envelope
