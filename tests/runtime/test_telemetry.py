@@ -77,3 +77,15 @@ def test_a_process_started_with_otel_traces_exporter_console_prints_its_spans() 
     assert span["name"] == "send orders.placed.v1"
     assert span["kind"] == "SpanKind.PRODUCER"
     assert span["resource"]["attributes"]["service.name"] == "orders-app"
+
+
+def test_a_tasks_duration_is_measured_from_any_send_time_a_requester_may_give() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from agentflux.runtime.tasks.worker import _seconds_since
+
+    ago = datetime.now(UTC) - timedelta(seconds=30)
+    assert 29 < _seconds_since(ago.isoformat()) < 60
+    assert 29 < _seconds_since(ago.replace(tzinfo=None).isoformat()) < 60  # no offset: taken as UTC
+    assert _seconds_since((datetime.now(UTC) + timedelta(hours=1)).isoformat()) == 0  # a clock ahead: not negative
+    assert _seconds_since("yesterday") == _seconds_since(None) == 0

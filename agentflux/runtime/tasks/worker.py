@@ -291,11 +291,16 @@ class SkillProcessor:
 
 
 def _seconds_since(rfc3339: str | None) -> float:
-    """Seconds from ``rfc3339`` (when the requester sent the task) to now; 0 when unknown or unreadable."""
+    """Seconds from ``rfc3339`` (when the requester sent the task) to now; 0 when unknown or unreadable.
+
+    A time without an offset (which ``ce_time``'s check lets through) is taken as UTC.
+    """
     try:
         began = datetime.datetime.fromisoformat(rfc3339 or "")
     except ValueError:
         return 0.0
+    if began.tzinfo is None:
+        began = began.replace(tzinfo=datetime.UTC)
     return max(0.0, (datetime.datetime.now(datetime.UTC) - began).total_seconds())
 
 
