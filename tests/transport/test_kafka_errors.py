@@ -113,6 +113,9 @@ def test_families() -> None:
     assert is_fatal(KafkaError(KafkaError._TIMED_OUT, "x", fatal=True))
     assert is_passing(TIMED_OUT) and is_passing(KafkaError(KafkaError.LEADER_NOT_AVAILABLE))
     assert is_passing(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)) and not is_passing(NOT_AUTHORIZED)
+    # What an offset lookup on a topic created a moment ago can answer while its leadership settles.
+    assert is_passing(KafkaError(KafkaError.UNKNOWN_LEADER_EPOCH, "Broker: Leader epoch is newer than broker epoch"))
+    assert is_passing(KafkaError(KafkaError.FENCED_LEADER_EPOCH, "Broker: Leader epoch is older than broker epoch"))
 
 
 def test_an_invalid_client_setting_is_a_config_error_naming_it() -> None:
