@@ -89,3 +89,22 @@ def test_a_tasks_duration_is_measured_from_any_send_time_a_requester_may_give() 
     assert 29 < _seconds_since(ago.replace(tzinfo=None).isoformat()) < 60  # no offset: taken as UTC
     assert _seconds_since((datetime.now(UTC) + timedelta(hours=1)).isoformat()) == 0  # a clock ahead: not negative
     assert _seconds_since("yesterday") == _seconds_since(None) == 0
+
+
+def test_a_provider_set_in_code_is_used_as_it_is_whatever_the_environment_says() -> None:
+    script = textwrap.dedent(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from agentflux.runtime.telemetry import configured_tracer_provider
+
+        mine = TracerProvider()
+        trace.set_tracer_provider(mine)
+        assert configured_tracer_provider("orders-app") is mine
+        print("kept")
+        """
+    )
+    env = {"OTEL_TRACES_EXPORTER": "console", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "kept"
